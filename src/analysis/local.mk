@@ -1,0 +1,1 @@
+# analysis module sources (see Makefile.am)

@@ -1,0 +1,31 @@
+/* cli.h - the subcommand table and helpers shared by src/cli/ files.
+ *
+ * Each subcommand lives in src/cli/cmd_<name>.c and exports
+ * `int qdb_cmd_<name>(int argc, char **argv)` (argv[0] is the command name).
+ * Exit statuses: 0 success/consistent, 1 threshold crossed (compare-like
+ * commands), 2 bad input or usage, 3 internal/resource failure.
+ */
+#ifndef QDB_CLI_H
+#define QDB_CLI_H
+
+#include <stdio.h>
+
+#define QDB_EXIT_OK 0
+#define QDB_EXIT_DIVERGED 1
+#define QDB_EXIT_USAGE 2
+#define QDB_EXIT_BADINPUT 2
+#define QDB_EXIT_INTERNAL 3
+
+struct qdb_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+/* X(name, function, one-line summary): the one list main() and help use. */
+#define QDB_COMMANDS(X) \
+	X(version, qdb_cmd_version, "print the version")
+
+int qdb_cmd_version(int argc, char **argv);
+
+#endif

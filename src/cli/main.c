@@ -1,0 +1,42 @@
+/* main.c - qdb entry point: dispatches to one file per subcommand. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct qdb_cmd *const commands[] = {
+#define X(name, fn, summary) &(const struct qdb_cmd){#name, fn, summary},
+	QDB_COMMANDS(X)
+#undef X
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: qdb COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(f, "\nqdb COMMAND --help for options; man qdb for everything.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return QDB_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("qdb %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		if (!strcmp(argv[1], commands[i]->name))
+			return commands[i]->fn(argc - 1, argv + 1);
+	fprintf(stderr, "qdb: unknown command '%s' (qdb --help lists them)\n", argv[1]);
+	return QDB_EXIT_USAGE;
+}

@@ -1,0 +1,1 @@
+# graph module sources (see Makefile.am)

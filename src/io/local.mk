@@ -1,0 +1,1 @@
+# io module sources (see Makefile.am)

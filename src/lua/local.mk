@@ -1,0 +1,1 @@
+# lua module sources (see Makefile.am)

@@ -1,0 +1,1 @@
+# tensor module sources (see Makefile.am)

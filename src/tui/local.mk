@@ -1,0 +1,1 @@
+# tui module sources (see Makefile.am)

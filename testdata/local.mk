@@ -1,0 +1,1 @@
+# testdata (see Makefile.am)

@@ -1,0 +1,2 @@
+# tests (see Makefile.am)
+EXTRA_DIST += tests/unit/tap.h
