@@ -58,7 +58,10 @@ def load(mm, span):
         bshape = [1] * len(shape)
         bshape[t["axis"]] = scale.size
         scale, zp = scale.reshape(bshape), zp.reshape(bshape)
-    real = (x.astype(np.float64) - zp) * scale
+    if t["dtype"] in ("f32", "f64"):
+        real = x.astype(np.float64)   # fake-quantized float: params only give the step
+    else:
+        real = (x.astype(np.float64) - zp) * scale
     return real, np.broadcast_to(scale, shape), shape
 
 

@@ -24,8 +24,12 @@ struct qdb_cmd {
 
 /* X(name, function, one-line summary): the one list main() and help use. */
 #define QDB_COMMANDS(X) \
+	X(info, qdb_cmd_info, "describe traces, datasets, graphs and .npy files") \
+	X(compare, qdb_cmd_compare, "compare two traces layer by layer") \
 	X(version, qdb_cmd_version, "print the version")
 
 int qdb_cmd_version(int argc, char **argv);
+int qdb_cmd_info(int argc, char **argv);
+int qdb_cmd_compare(int argc, char **argv);
 
 #endif

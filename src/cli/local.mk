@@ -1,3 +1,7 @@
 qdb_SOURCES += \
 	src/cli/main.c src/cli/cli.h \
 	src/cli/cmd_version.c
+qdb_SOURCES += \
+	src/cli/table.c src/cli/table.h \
+	src/cli/filekind.c src/cli/filekind.h \
+	src/cli/cmd_info.c src/cli/cmd_compare.c
