@@ -2,7 +2,9 @@
  *
  * Computed on dequantized values with double accumulation. NaN and Inf are
  * counted and excluded from every other figure (never folded in silently).
- * Percentiles use GSL's linear-interpolation quantiles over the finite values.
+ * Percentiles use GSL's linear-interpolation quantiles over the finite values
+ * (found by selection, not sorting). std is the population deviation (/n).
+ * With no finite values, min..p99 and the histogram range are NaN.
  * struct qdb_stats is plain data: no allocation, nothing to free.
  */
 #ifndef QDB_STATS_H
@@ -32,7 +34,9 @@ int qdb_tensor_stats(const struct qdb_tensor *t, struct qdb_stats *s,
 		     struct qdb_err *err);
 
 /* Histogram of arbitrary doubles (e.g. error in LSB) over [lo, hi] into
- * nbins counters; values outside are clamped to the edge bins; NaN skipped. */
+ * nbins counters (zeroed first); values outside are clamped to the edge
+ * bins; NaN skipped. Equal-width bins, the last one closed; when the range
+ * is empty or not finite, every value lands in bin 0. */
 void qdb_histogram(const double *v, int64_t n, double lo, double hi,
 		   int64_t *bins, int nbins);
 

@@ -11,6 +11,9 @@
  * kernels that need aligned data take tensors the executor allocated.
  *
  * real = (q - zero_point) * scale, per channel along `axis` when n > 1.
+ * Only integer dtypes are dequantized: a float tensor with quant params (a
+ * fake-quantized value) already holds real values; its params only say
+ * where its quantization steps are (used e.g. for error in LSB).
  */
 #ifndef QDB_TENSOR_H
 #define QDB_TENSOR_H
@@ -48,7 +51,8 @@ struct qdb_quant {
 	int32_t axis;        /* channel axis when n > 1, else -1 */
 	double *scale;       /* n finite positive scales (owned) */
 	int64_t *zero_point; /* n zero points (owned) */
-	int64_t qmin, qmax;  /* integer range; defaults to the dtype's range */
+	int64_t qmin, qmax;  /* integer range; INT64_MIN/INT64_MAX mean "the
+	                        dtype's range" (resolve with qdb_quant_range) */
 };
 
 struct qdb_tensor {
@@ -91,10 +95,12 @@ int qdb_tensor_copy(struct qdb_tensor *dst, const struct qdb_tensor *src,
 /* Quant params. */
 void qdb_quant_init(struct qdb_quant *q);
 void qdb_quant_done(struct qdb_quant *q);
-/* Per-tensor params; qmin/qmax default to the dtype range when qmin > qmax. */
+/* Per-tensor params; qmin/qmax default to the dtype range when qmin > qmax
+ * (stored as INT64_MIN/INT64_MAX). */
 int qdb_quant_set(struct qdb_quant *q, double scale, int64_t zero_point,
 		  int64_t qmin, int64_t qmax, struct qdb_err *err);
-/* Per-channel params (n >= 1, arrays copied). */
+/* Per-channel params (n >= 1, arrays copied; zero_point may be NULL = 0).
+ * A negative axis is stored as -1 (per-tensor). */
 int qdb_quant_set_channels(struct qdb_quant *q, int32_t n, int32_t axis,
 			   const double *scale, const int64_t *zero_point,
 			   int64_t qmin, int64_t qmax, struct qdb_err *err);
@@ -104,6 +110,9 @@ int qdb_quant_copy(struct qdb_quant *dst, const struct qdb_quant *src,
  * axis dimension, qmin <= qmax within the dtype. `what` prefixes messages. */
 int qdb_quant_validate(const struct qdb_quant *q, enum qdb_dtype dtype, int rank,
 		       const int64_t *shape, const char *what, struct qdb_err *err);
+/* Effective integer range: [qmin, qmax] intersected with the dtype's range. */
+void qdb_quant_range(const struct qdb_quant *q, enum qdb_dtype dtype, int64_t *qmin,
+		     int64_t *qmax);
 
 /* Element i (flat index) as double, raw (no dequantization). Safe on
  * unaligned views. */
@@ -113,9 +122,21 @@ double qdb_tensor_get(const struct qdb_tensor *t, int64_t i);
 double qdb_tensor_get_real(const struct qdb_tensor *t, int64_t i);
 /* Channel of flat index i along q.axis (0 when per-tensor). */
 int64_t qdb_tensor_channel_of(const struct qdb_tensor *t, int64_t i);
+/* Per-channel layout: the channel of flat i is (i / inner) % dim. Returns 1
+ * for valid per-channel params, else 0 with inner = dim = 1 (params that do
+ * not fit the shape are read as channel 0, never out of bounds). */
+int qdb_tensor_channel_layout(const struct qdb_tensor *t, int64_t *inner, int64_t *dim);
+/* Elements [i0, i0 + n) dequantized into out (n doubles); the caller checks
+ * the range. One specialised loop per dtype: the fast path of metrics,
+ * stats and dequantization. */
+void qdb_tensor_load_real(const struct qdb_tensor *t, int64_t i0, int64_t n, double *out);
+/* How many of the raw elements [i0, i0 + n) of an integer tensor sit at the
+ * effective qmin or qmax (qdb_quant_range); 0 for float tensors. */
+int64_t qdb_tensor_count_saturated(const struct qdb_tensor *t, int64_t i0, int64_t n);
 
 /* Dequantizes the whole tensor into a new owned f32 tensor (same shape, no
- * quant params) in dst (initialised by the caller). */
+ * quant params) in dst (initialised by the caller; its old content is
+ * released only on success; dst must not be src). */
 int qdb_tensor_dequantize(struct qdb_tensor *dst, const struct qdb_tensor *src,
 			  struct qdb_err *err);
 /* Dequantizes into a caller buffer of numel floats/doubles. */
