@@ -26,8 +26,12 @@ struct qdb_cmd {
 #define QDB_COMMANDS(X) \
 	X(info, qdb_cmd_info, "describe traces, datasets, graphs and .npy files") \
 	X(compare, qdb_cmd_compare, "compare two traces layer by layer") \
+	X(lua, qdb_cmd_lua, "interactive Lua console with the qdb module") \
+	X(script, qdb_cmd_script, "run a Lua script with the qdb module") \
 	X(version, qdb_cmd_version, "print the version")
 
+int qdb_cmd_lua(int argc, char **argv);
+int qdb_cmd_script(int argc, char **argv);
 int qdb_cmd_version(int argc, char **argv);
 int qdb_cmd_info(int argc, char **argv);
 int qdb_cmd_compare(int argc, char **argv);

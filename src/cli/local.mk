@@ -5,3 +5,4 @@ qdb_SOURCES += \
 	src/cli/table.c src/cli/table.h \
 	src/cli/filekind.c src/cli/filekind.h \
 	src/cli/cmd_info.c src/cli/cmd_compare.c
+qdb_SOURCES += src/cli/cmd_lua.c src/cli/cmd_script.c

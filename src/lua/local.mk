@@ -1,1 +1,7 @@
-# lua module sources (see Makefile.am)
+# lua module sources (see Makefile.am): the `qdb` Lua module and the REPL
+# core, linked into the qdb binary (the core library has no Lua).
+qdb_SOURCES += \
+	src/lua/qdb_lua.h src/lua/lqdb.h src/lua/lmodel.h \
+	src/lua/module.c src/lua/tensor.c src/lua/trace.c src/lua/dataset.c \
+	src/lua/model.c \
+	src/lua/repl.c src/lua/repl.h

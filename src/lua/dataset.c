@@ -1,0 +1,367 @@
+/* dataset.c - the Dataset userdata (a .qds file, mmapped).
+ *
+ * Records are 1-based (ds[1] is the first); input tensors are read-only
+ * views that keep the Dataset alive. Class labels are returned as stored
+ * in the file (class numbers start at 0).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "io/dataset.h"
+#include "lua/lqdb.h"
+
+struct ldataset {
+	struct qdb_lua_owner own; /* first: tensors view the mapping */
+	struct qdb_dataset *d;
+};
+
+struct qdb_dataset *qdb_lua_check_dataset(lua_State *L, int idx)
+{
+	struct ldataset *ld = luaL_checkudata(L, idx, QDB_LUA_DATASET);
+	if (ld->own.closed)
+		luaL_error(L, "dataset is closed");
+	return ld->d;
+}
+
+static void dataset_release(struct qdb_lua_owner *o)
+{
+	struct ldataset *ld = (struct ldataset *)o;
+	if (ld->d)
+		qdb_dataset_close(ld->d);
+	ld->d = NULL;
+}
+
+static int dataset_gc(lua_State *L)
+{
+	struct ldataset *ld = luaL_checkudata(L, 1, QDB_LUA_DATASET);
+	qdb_lua_owner_close(&ld->own);
+	return 0;
+}
+
+/* qdb.dataset(path) -> Dataset | nil, msg */
+int qdb_lua_dataset_open(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct ldataset *ld = lua_newuserdatauv(L, sizeof *ld, 0);
+	ld->d = NULL;
+	ld->own = (struct qdb_lua_owner){0, 0, dataset_release};
+	luaL_setmetatable(L, QDB_LUA_DATASET);
+	struct qdb_err err;
+	if (qdb_dataset_open(path, &ld->d, &err))
+		return qdb_lua_fail(L, &err);
+	return 1;
+}
+
+static int64_t record_arg(lua_State *L, struct qdb_dataset *d, int idx)
+{
+	lua_Integer i = luaL_checkinteger(L, idx);
+	if (i < 1 || i > qdb_dataset_count(d))
+		luaL_error(L, "record %d out of range 1..%d", (int)i, (int)qdb_dataset_count(d));
+	return (int64_t)i - 1;
+}
+
+static int input_arg(lua_State *L, struct qdb_dataset *d, int idx)
+{
+	if (lua_isnoneornil(L, idx))
+		return 0;
+	int n = qdb_dataset_n_inputs(d);
+	if (lua_type(L, idx) == LUA_TNUMBER) {
+		lua_Integer i = luaL_checkinteger(L, idx);
+		if (i < 1 || i > n)
+			luaL_error(L, "input %d out of range 1..%d", (int)i, n);
+		return (int)i - 1;
+	}
+	const char *name = luaL_checkstring(L, idx);
+	for (int i = 0; i < n; i++)
+		if (!strcmp(qdb_dataset_input_info(d, i)->name, name))
+			return i;
+	return luaL_error(L, "dataset has no input '%s'", name);
+}
+
+static void push_input(lua_State *L, struct qdb_dataset *d, int64_t rec, int input)
+{
+	struct qdb_lua_tensor *lt = qdb_lua_new_tensor(L, 1);
+	struct qdb_err err;
+	if (qdb_dataset_input(d, rec, input, &lt->t, &err))
+		qdb_lua_raise(L, &err);
+}
+
+/* Pushes the label of record rec, or nil. */
+static void push_label(lua_State *L, struct qdb_dataset *d, int64_t rec)
+{
+	switch (qdb_dataset_label_kind(d)) {
+	case QDB_LABEL_CLASS: {
+		int64_t c = qdb_dataset_label_class(d, rec);
+		if (c < 0)
+			lua_pushnil(L);
+		else
+			lua_pushinteger(L, (lua_Integer)c);
+		break;
+	}
+	case QDB_LABEL_TENSOR: {
+		struct qdb_lua_tensor *lt = qdb_lua_new_tensor(L, 1);
+		struct qdb_err err;
+		if (qdb_dataset_label_tensor(d, rec, &lt->t, &err)) {
+			lua_pop(L, 1);
+			lua_pushnil(L);
+		}
+		break;
+	}
+	default:
+		lua_pushnil(L);
+	}
+}
+
+/* ds:get(i) -> {id=, inputs={name=Tensor}, label=} */
+static int ds_get(lua_State *L)
+{
+	struct qdb_dataset *d = qdb_lua_check_dataset(L, 1);
+	int64_t rec = record_arg(L, d, 2);
+	lua_createtable(L, 0, 4);
+	qdb_lua_push_sample_id(L, qdb_dataset_id(d, rec));
+	lua_setfield(L, -2, "id");
+	lua_pushinteger(L, (lua_Integer)rec + 1);
+	lua_setfield(L, -2, "index");
+	int n = qdb_dataset_n_inputs(d);
+	lua_createtable(L, 0, n);
+	for (int i = 0; i < n; i++) {
+		push_input(L, d, rec, i);
+		lua_setfield(L, -2, qdb_dataset_input_info(d, i)->name);
+	}
+	lua_setfield(L, -2, "inputs");
+	push_label(L, d, rec);
+	lua_setfield(L, -2, "label");
+	return 1;
+}
+
+/* ds:input(i[, name or index]) -> Tensor view */
+static int ds_input(lua_State *L)
+{
+	struct qdb_dataset *d = qdb_lua_check_dataset(L, 1);
+	int64_t rec = record_arg(L, d, 2);
+	int input = input_arg(L, d, 3);
+	push_input(L, d, rec, input);
+	return 1;
+}
+
+static int ds_label(lua_State *L)
+{
+	struct qdb_dataset *d = qdb_lua_check_dataset(L, 1);
+	push_label(L, d, record_arg(L, d, 2));
+	return 1;
+}
+
+static int ds_id(lua_State *L)
+{
+	struct qdb_dataset *d = qdb_lua_check_dataset(L, 1);
+	qdb_lua_push_sample_id(L, qdb_dataset_id(d, record_arg(L, d, 2)));
+	return 1;
+}
+
+static int ds_ids(lua_State *L)
+{
+	struct qdb_dataset *d = qdb_lua_check_dataset(L, 1);
+	int64_t n = qdb_dataset_count(d);
+	lua_createtable(L, (int)n, 0);
+	for (int64_t i = 0; i < n; i++) {
+		qdb_lua_push_sample_id(L, qdb_dataset_id(d, i));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* ds:find(id) -> index | nil */
+static int ds_find(lua_State *L)
+{
+	struct qdb_dataset *d = qdb_lua_check_dataset(L, 1);
+	struct qdb_sample_id id;
+	qdb_lua_check_sample_id(L, 2, &id);
+	int64_t i = qdb_dataset_find(d, &id);
+	if (i < 0)
+		return 0;
+	lua_pushinteger(L, (lua_Integer)i + 1);
+	return 1;
+}
+
+static int ds_inputs(lua_State *L)
+{
+	struct qdb_dataset *d = qdb_lua_check_dataset(L, 1);
+	int n = qdb_dataset_n_inputs(d);
+	lua_createtable(L, n, 0);
+	for (int i = 0; i < n; i++) {
+		const struct qdb_dataset_input *in = qdb_dataset_input_info(d, i);
+		lua_createtable(L, 0, 3);
+		lua_pushstring(L, in->name);
+		lua_setfield(L, -2, "name");
+		lua_pushstring(L, qdb_dtype_name(in->dtype));
+		lua_setfield(L, -2, "dtype");
+		lua_createtable(L, in->rank, 0);
+		for (int k = 0; k < in->rank; k++) {
+			lua_pushinteger(L, (lua_Integer)in->shape[k]);
+			lua_rawseti(L, -2, k + 1);
+		}
+		lua_setfield(L, -2, "shape");
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
+/* ds:write(path, indices[, name]) writes the listed records (1-based) to a
+ * new dataset file. -> true | nil, msg */
+static int ds_write(lua_State *L)
+{
+	struct qdb_dataset *d = qdb_lua_check_dataset(L, 1);
+	const char *path = luaL_checkstring(L, 2);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	const char *name = luaL_optstring(L, 4, qdb_dataset_name(d));
+	int n_in = qdb_dataset_n_inputs(d);
+	int64_t count = (int64_t)lua_rawlen(L, 3);
+	int64_t *recs = qdb_lua_scratch(L, (size_t)(count ? count : 1), sizeof *recs);
+	for (int64_t i = 0; i < count; i++) {
+		lua_rawgeti(L, 3, (lua_Integer)i + 1);
+		recs[i] = record_arg(L, d, lua_gettop(L));
+		lua_pop(L, 1);
+	}
+	struct qdb_dataset_input *infos = qdb_lua_scratch(L, (size_t)n_in, sizeof *infos);
+	for (int i = 0; i < n_in; i++)
+		infos[i] = *qdb_dataset_input_info(d, i);
+	int nc = qdb_dataset_n_classes(d);
+	const char **classes = NULL;
+	if (nc > 0) {
+		classes = qdb_lua_scratch(L, (size_t)nc, sizeof *classes);
+		for (int c = 0; c < nc; c++)
+			classes[c] = qdb_dataset_class_name(d, c) ? qdb_dataset_class_name(d, c) : "";
+	}
+	struct qdb_dataset_header h = {
+		.name = name,
+		.n_inputs = n_in,
+		.inputs = infos,
+		.label_kind = qdb_dataset_label_kind(d),
+		.n_classes = nc,
+		.classes = classes,
+	};
+	/* Tensors held in one scratch block so an error cannot leak them. */
+	struct qdb_tensor *tens = qdb_lua_scratch(L, (size_t)n_in + 1, sizeof *tens);
+	const struct qdb_tensor **ptrs = qdb_lua_scratch(L, (size_t)n_in, sizeof *ptrs);
+	struct qdb_dataset_writer *w;
+	struct qdb_err err;
+	if (qdb_dataset_writer_open(path, &h, &w, &err))
+		return qdb_lua_fail(L, &err);
+	int rc = QDB_OK;
+	for (int i = 0; i <= n_in; i++)
+		qdb_tensor_init(&tens[i]);
+	for (int64_t r = 0; r < count && rc == QDB_OK; r++) {
+		int64_t rec = recs[r];
+		for (int i = 0; i < n_in && rc == QDB_OK; i++) {
+			rc = qdb_dataset_input(d, rec, i, &tens[i], &err);
+			ptrs[i] = &tens[i];
+		}
+		const struct qdb_tensor *lab = NULL;
+		if (rc == QDB_OK && h.label_kind == QDB_LABEL_TENSOR &&
+		    qdb_dataset_label_tensor(d, rec, &tens[n_in], &err) == QDB_OK)
+			lab = &tens[n_in];
+		if (rc == QDB_OK)
+			rc = qdb_dataset_writer_add(w, qdb_dataset_id(d, rec), ptrs,
+						    qdb_dataset_label_class(d, rec), lab, &err);
+		for (int i = 0; i <= n_in; i++)
+			qdb_tensor_done(&tens[i]);
+	}
+	if (rc) {
+		qdb_dataset_writer_abort(w);
+		return qdb_lua_fail(L, &err);
+	}
+	if (qdb_dataset_writer_commit(w, &err))
+		return qdb_lua_fail(L, &err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static const char *const dataset_props[] = {"path", "name", "count", "label_kind",
+					    "classes", "n_inputs", NULL};
+
+static int dataset_getter(lua_State *L)
+{
+	struct qdb_dataset *d = qdb_lua_check_dataset(L, 1);
+	if (lua_type(L, 2) == LUA_TNUMBER) {
+		lua_settop(L, 2);
+		return ds_get(L);
+	}
+	const char *k = lua_tostring(L, 2);
+	if (!k)
+		return 0;
+	if (!strcmp(k, "path"))
+		lua_pushstring(L, qdb_dataset_path(d));
+	else if (!strcmp(k, "name"))
+		lua_pushstring(L, qdb_dataset_name(d));
+	else if (!strcmp(k, "count"))
+		lua_pushinteger(L, (lua_Integer)qdb_dataset_count(d));
+	else if (!strcmp(k, "n_inputs"))
+		lua_pushinteger(L, qdb_dataset_n_inputs(d));
+	else if (!strcmp(k, "label_kind")) {
+		static const char *const kinds[] = {"none", "class", "tensor"};
+		lua_pushstring(L, kinds[qdb_dataset_label_kind(d)]);
+	} else if (!strcmp(k, "classes")) {
+		int nc = qdb_dataset_n_classes(d);
+		if (nc == 0)
+			return 0;
+		lua_createtable(L, nc, 0);
+		for (int c = 0; c < nc; c++) {
+			const char *s = qdb_dataset_class_name(d, c);
+			lua_pushstring(L, s ? s : "");
+			lua_rawseti(L, -2, c + 1);
+		}
+	} else
+		return 0;
+	return 1;
+}
+
+static int dataset_len(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)qdb_dataset_count(qdb_lua_check_dataset(L, 1)));
+	return 1;
+}
+
+static int dataset_tostring(lua_State *L)
+{
+	struct ldataset *ld = luaL_checkudata(L, 1, QDB_LUA_DATASET);
+	if (ld->own.closed) {
+		lua_pushliteral(L, "Dataset(closed)");
+		return 1;
+	}
+	lua_pushfstring(L, "Dataset(%s: %s, %d records, %d inputs)", qdb_dataset_path(ld->d),
+			qdb_dataset_name(ld->d), (int)qdb_dataset_count(ld->d),
+			qdb_dataset_n_inputs(ld->d));
+	return 1;
+}
+
+void qdb_lua_dataset_register(lua_State *L)
+{
+	static const luaL_Reg meta[] = {
+		{"__gc", dataset_gc},
+		{"__close", dataset_gc},
+		{"__len", dataset_len},
+		{"__tostring", dataset_tostring},
+		{NULL, NULL},
+	};
+	static const luaL_Reg methods[] = {
+		{"get", ds_get},
+		{"input", ds_input},
+		{"label", ds_label},
+		{"id", ds_id},
+		{"ids", ds_ids},
+		{"find", ds_find},
+		{"inputs", ds_inputs},
+		{"write", ds_write},
+		{NULL, NULL},
+	};
+	qdb_lua_class(L, QDB_LUA_DATASET, meta, methods, dataset_getter, dataset_props);
+	static const luaL_Reg funcs[] = {
+		{"dataset", qdb_lua_dataset_open},
+		{NULL, NULL},
+	};
+	luaL_setfuncs(L, funcs, 0);
+}
