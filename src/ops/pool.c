@@ -1,0 +1,110 @@
+/* pool.c - maxpool2d, avgpool2d (ceil_mode, count_include_pad) and
+ * global_avgpool in float, with torch's window and divisor rules. */
+#include "config.h"
+
+#include <math.h>
+
+#include "ops/kernel_float.h"
+
+static int maxpool_run(const struct qdb_kernel_args *a, struct qdb_err *err)
+{
+	struct qdb_pool_params p;
+	int rc = qdb_pool_params_parse(a->g, a->node, &p, err);
+	if (rc)
+		return rc;
+	const struct qdb_tensor *xt = a->in[0], *yt = a->out[0];
+	int64_t planes = xt->shape[0] * xt->shape[1], H = xt->shape[2], W = xt->shape[3];
+	int64_t OH = yt->shape[2], OW = yt->shape[3];
+	const float *x = qdb_kf_in(a, 0);
+	float *y = qdb_kf_out(a, 0);
+	for (int64_t pl = 0; pl < planes; pl++) {
+		const float *xp = x + pl * H * W;
+		float *yp = y + pl * OH * OW;
+		for (int64_t oh = 0; oh < OH; oh++) {
+			int64_t h0 = oh * p.stride[0] - p.pad[0];
+			for (int64_t ow = 0; ow < OW; ow++) {
+				int64_t w0 = ow * p.stride[1] - p.pad[1];
+				float mx = -INFINITY;
+				for (int64_t ky = 0; ky < p.kernel[0]; ky++) {
+					int64_t ih = h0 + ky * p.dil[0];
+					if (ih < 0 || ih >= H)
+						continue;
+					for (int64_t kx = 0; kx < p.kernel[1]; kx++) {
+						int64_t iw = w0 + kx * p.dil[1];
+						if (iw < 0 || iw >= W)
+							continue;
+						float v = xp[ih * W + iw];
+						if (v > mx || isnan(v))
+							mx = v;
+					}
+				}
+				yp[oh * OW + ow] = mx;
+			}
+		}
+	}
+	return QDB_OK;
+}
+
+static int avgpool_run(const struct qdb_kernel_args *a, struct qdb_err *err)
+{
+	struct qdb_pool_params p;
+	int rc = qdb_pool_params_parse(a->g, a->node, &p, err);
+	if (rc)
+		return rc;
+	const struct qdb_tensor *xt = a->in[0], *yt = a->out[0];
+	int64_t planes = xt->shape[0] * xt->shape[1], H = xt->shape[2], W = xt->shape[3];
+	int64_t OH = yt->shape[2], OW = yt->shape[3];
+	const float *x = qdb_kf_in(a, 0);
+	float *y = qdb_kf_out(a, 0);
+	for (int64_t pl = 0; pl < planes; pl++) {
+		const float *xp = x + pl * H * W;
+		float *yp = y + pl * OH * OW;
+		for (int64_t oh = 0; oh < OH; oh++) {
+			for (int64_t ow = 0; ow < OW; ow++) {
+				/* torch: the divisor counts padding but not the part of a
+				 * ceil_mode window hanging past the padded input */
+				int64_t hs = oh * p.stride[0] - p.pad[0], ws = ow * p.stride[1] - p.pad[1];
+				int64_t he = hs + p.kernel[0], we = ws + p.kernel[1];
+				if (he > H + p.pad[0])
+					he = H + p.pad[0];
+				if (we > W + p.pad[1])
+					we = W + p.pad[1];
+				int64_t pool = (he - hs) * (we - ws);
+				hs = hs < 0 ? 0 : hs;
+				ws = ws < 0 ? 0 : ws;
+				he = he > H ? H : he;
+				we = we > W ? W : we;
+				if (hs >= he || ws >= we) {
+					yp[oh * OW + ow] = 0.0f;
+					continue;
+				}
+				double sum = 0;
+				for (int64_t ih = hs; ih < he; ih++)
+					for (int64_t iw = ws; iw < we; iw++)
+						sum += xp[ih * W + iw];
+				int64_t div = p.count_include_pad ? pool : (he - hs) * (we - ws);
+				yp[oh * OW + ow] = (float)(sum / (double)div);
+			}
+		}
+	}
+	return QDB_OK;
+}
+
+static int gap_run(const struct qdb_kernel_args *a, struct qdb_err *err)
+{
+	const struct qdb_tensor *xt = a->in[0];
+	int64_t planes = xt->shape[0] * xt->shape[1], hw = xt->shape[2] * xt->shape[3];
+	const float *x = qdb_kf_in(a, 0);
+	float *y = qdb_kf_out(a, 0);
+	for (int64_t pl = 0; pl < planes; pl++) {
+		double s = 0;
+		for (int64_t i = 0; i < hw; i++)
+			s += x[pl * hw + i];
+		y[pl] = hw ? (float)(s / (double)hw) : 0.0f;
+	}
+	return QDB_OK;
+}
+
+const struct qdb_kernel qdb_kf_maxpool2d = {.run = maxpool_run};
+const struct qdb_kernel qdb_kf_avgpool2d = {.run = avgpool_run};
+const struct qdb_kernel qdb_kf_global_avgpool = {.run = gap_run};
