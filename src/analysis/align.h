@@ -1,14 +1,21 @@
 /* align.h - aligning the layers of a reference (A) and a candidate (B).
  *
  * Layers align by exact name first, then through user rename rules, never by
- * position. Rules (one per line in a --map file, '#' starts a comment):
+ * position. Rules (one per line in a --map file; '#' at the start of a line
+ * or after a blank starts a comment):
  *   regex => replacement     POSIX extended regex applied to B's names
  *                            (\1..\9 in the replacement); the first rule that
  *                            matches rewrites the name, which is then looked
- *                            up among A's names
+ *                            up among A's names. Like sed's s///, only the
+ *                            matched part is replaced (anchor with ^...$ to
+ *                            rewrite whole names); \0 is the whole match,
+ *                            \\ a backslash.
  *   a+b+... = c              fused group: A's layers a, b, ... were fused
  *                            into B's layer c; c is compared with the LAST
  *                            member of the group (the group's output)
+ * Fused groups are applied before exact names (a fused conv usually keeps
+ * the conv's name); a group whose c or last member is absent is skipped.
+ * A name that occurs several times pairs with its occurrences in order.
  * struct qdb_align is embedded: qdb_align_init / qdb_align_done; it owns the
  * pair and unmatched arrays. struct qdb_rules likewise (qdb_rules_done).
  */
