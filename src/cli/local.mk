@@ -6,3 +6,4 @@ qdb_SOURCES += \
 	src/cli/filekind.c src/cli/filekind.h \
 	src/cli/cmd_info.c src/cli/cmd_compare.c
 qdb_SOURCES += src/cli/cmd_lua.c src/cli/cmd_script.c
+qdb_SOURCES += src/cli/cmd_import_npy.c

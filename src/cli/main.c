@@ -12,11 +12,26 @@ static const struct qdb_cmd *const commands[] = {
 #undef X
 };
 
+/* Command names are C identifiers in QDB_COMMANDS; users type '-' for '_'
+ * ("import-npy"). */
+static int name_is(const char *arg, const char *name)
+{
+	for (; *arg && *name; arg++, name++)
+		if (*arg != *name && !(*arg == '-' && *name == '_'))
+			return 0;
+	return !*arg && !*name;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: qdb COMMAND [ARGS...]\n\ncommands:\n");
-	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-		fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "%s", commands[i]->name);
+		for (char *p = name; *p; p++)
+			*p = *p == '_' ? '-' : *p;
+		fprintf(f, "  %-12s %s\n", name, commands[i]->summary);
+	}
 	fprintf(f, "\nqdb COMMAND --help for options; man qdb for everything.\n");
 }
 
@@ -35,7 +50,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-		if (!strcmp(argv[1], commands[i]->name))
+		if (name_is(argv[1], commands[i]->name))
 			return commands[i]->fn(argc - 1, argv + 1);
 	fprintf(stderr, "qdb: unknown command '%s' (qdb --help lists them)\n", argv[1]);
 	return QDB_EXIT_USAGE;
