@@ -119,6 +119,19 @@ static int open_operand(const char *path, struct qdb_trace **out, struct qdb_err
 
 /* ---- formatting ------------------------------------------------------------ */
 
+/* Table titles: the metric names, shortened where a column would be wider
+ * than its numbers (man qdb lists them). */
+static const char *table_title(enum qdb_metric_id id)
+{
+	switch (id) {
+	case QDB_M_MAX_STEPS: return "steps";
+	case QDB_M_SQNR_DB: return "sqnr";
+	case QDB_M_MISMATCH: return "mism";
+	default: return qdb_metric_name(id);
+	}
+}
+
+/* Compact numbers for tables; CSV and JSON carry full precision. */
 static const char *fmt_metric(enum qdb_metric_id id, double v, char *buf, size_t n)
 {
 	if (isnan(v))
@@ -127,8 +140,8 @@ static const char *fmt_metric(enum qdb_metric_id id, double v, char *buf, size_t
 		return snprintf(buf, n, "%s", v > 0 ? "inf" : "-inf"), buf;
 	switch (id) {
 	case QDB_M_COSINE: {
-		/* six decimals, trailing zeros dropped: 1, 0.99, 0.999964 */
-		snprintf(buf, n, "%.6f", v);
+		/* five decimals, trailing zeros dropped: 1, 0.99, 0.99996 */
+		snprintf(buf, n, "%.5f", v);
 		char *dot = strchr(buf, '.');
 		if (dot) {
 			char *e = buf + strlen(buf) - 1;
@@ -144,12 +157,24 @@ static const char *fmt_metric(enum qdb_metric_id id, double v, char *buf, size_t
 	case QDB_M_SQNR_DB:
 		snprintf(buf, n, "%.1f", v);
 		break;
-	case QDB_M_MISMATCH:
-		snprintf(buf, n, "%.3g%%", 100 * v);
+	case QDB_M_MAX_STEPS:
+		if (fabs(v) < 10)
+			snprintf(buf, n, "%.2f", v);
+		else if (fabs(v) < 1000)
+			snprintf(buf, n, "%.1f", v);
+		else
+			snprintf(buf, n, "%.3g", v);
 		break;
-	case QDB_M_TOP1:
-		snprintf(buf, n, "%.3g", v);
+	case QDB_M_MISMATCH: {
+		double p = 100 * v;
+		if (p == 0 || p >= 10)
+			snprintf(buf, n, "%.0f%%", p);
+		else if (p < 0.01)
+			snprintf(buf, n, "<.01%%");
+		else
+			snprintf(buf, n, "%.2g%%", p);
 		break;
+	}
 	default:
 		snprintf(buf, n, "%.3g", v);
 		break;
@@ -244,10 +269,12 @@ static void print_table(struct qdb_compare *c, const struct cmp_args *a, struct 
 	threshold_str(th, tbuf, sizeof tbuf);
 	if (agg)
 		snprintf(buf, sizeof buf,
-			 "%d shared samples: mean per metric; worst/at: worst %s, its sample; %s",
-			 qdb_compare_n_samples(c), qdb_metric_name(th->metric), tbuf);
+			 "%d samples, worst value per column; mean: mean %s; at: its worst sample",
+			 qdb_compare_n_samples(c), qdb_metric_name(th->metric));
 	else
-		snprintf(buf, sizeof buf, "sample %s; %s", sample_str(c, sample, b2, sizeof b2), tbuf);
+		snprintf(buf, sizeof buf, "sample %s", sample_str(c, sample, b2, sizeof b2));
+	printf("%s\n", qdb_ellipsize(b2, sizeof b2, buf, width));
+	snprintf(buf, sizeof buf, "threshold: %s", tbuf);
 	printf("%s\n\n", qdb_ellipsize(b2, sizeof b2, buf, width));
 
 	struct qdb_table *t = qdb_table_new();
@@ -255,18 +282,23 @@ static void print_table(struct qdb_compare *c, const struct cmp_args *a, struct 
 		fprintf(stderr, "qdb compare: out of memory\n");
 		return;
 	}
-	int c_mark = qdb_table_add_col(t, "", 0, 1, 0);
+	/* hidden first when the width is short: op, then mean, then shape */
+	int c_mark = qdb_table_add_col(t, "", QDB_COL_RIGHT, 1, 0);
 	int c_layer = qdb_table_add_col(t, "layer", QDB_COL_SHRINK, 10, 0);
 	int c_op = qdb_table_add_col(t, "op", QDB_COL_SHRINK, 5, 4);
-	int c_shape = qdb_table_add_col(t, "shape", QDB_COL_SHRINK, 7, 3);
+	int c_shape = qdb_table_add_col(t, "shape", QDB_COL_SHRINK, 7, 2);
+	qdb_table_col_soft(t, c_layer, 24);
+	qdb_table_col_soft(t, c_op, 9);
+	qdb_table_col_soft(t, c_shape, 11);
 	int c_m[MAX_SHOWN];
 	for (int k = 0; k < a->n_shown; k++)
-		c_m[k] = qdb_table_add_col(t, qdb_metric_name(a->shown[k]), QDB_COL_RIGHT, 1,
+		c_m[k] = qdb_table_add_col(t, table_title(a->shown[k]), QDB_COL_RIGHT, 1,
 					   a->shown[k] == th->metric ? 0 : 1);
-	int c_worst = -1, c_at = -1;
+	int c_mean = -1, c_at = -1;
 	if (agg) {
-		c_worst = qdb_table_add_col(t, "worst", QDB_COL_RIGHT, 1, 2);
-		c_at = qdb_table_add_col(t, "at", QDB_COL_SHRINK, 5, 2);
+		c_mean = qdb_table_add_col(t, "mean", QDB_COL_RIGHT, 1, 3);
+		c_at = qdb_table_add_col(t, "at", QDB_COL_SHRINK, 4, 0);
+		qdb_table_col_soft(t, c_at, 12);
 	}
 	int c_flags = qdb_table_add_col(t, "flags", 0, 1, 0);
 
@@ -293,9 +325,7 @@ static void print_table(struct qdb_compare *c, const struct cmp_args *a, struct 
 			const struct qdb_compare_agg *g = &r->agg[a->shown[k]];
 			const char *txt = "-";
 			if (g->n > 0)
-				txt = fmt_metric(a->shown[k], agg ? g->mean : g->worst, buf, sizeof buf);
-			if (g->n > 0 && agg && isnan(g->mean))
-				txt = "nan";
+				txt = fmt_metric(a->shown[k], g->worst, buf, sizeof buf);
 			enum qdb_style st = QDB_STYLE_NONE;
 			if (div && a->shown[k] == th->metric)
 				st = QDB_STYLE_RED;
@@ -304,9 +334,9 @@ static void print_table(struct qdb_compare *c, const struct cmp_args *a, struct 
 		if (agg) {
 			const struct qdb_compare_agg *g = &r->agg[th->metric];
 			if (g->n > 0) {
-				qdb_table_set(t, row, c_worst,
-					      fmt_metric(th->metric, g->worst, buf, sizeof buf),
-					      div ? QDB_STYLE_RED : QDB_STYLE_NONE);
+				qdb_table_set(t, row, c_mean,
+					      fmt_metric(th->metric, g->mean, buf, sizeof buf),
+					      QDB_STYLE_NONE);
 				qdb_table_set(t, row, c_at, sample_str(c, g->worst_sample, buf, sizeof buf),
 					      QDB_STYLE_NONE);
 			}
@@ -326,10 +356,10 @@ static void print_table(struct qdb_compare *c, const struct cmp_args *a, struct 
 		const struct qdb_compare_agg *g = &ri->r.agg[th->metric];
 		char vb[64], sb[128];
 		if (g->n > 0 && !(ri->r.flags & QDB_CF_NUMEL))
-			snprintf(buf, sizeof buf, "first divergent layer: %s (%s %s at sample %s)",
-				 ri->name_a, qdb_metric_name(th->metric),
+			snprintf(buf, sizeof buf, "first divergent layer: %s (%s%s %s at sample %s)",
+				 ri->name_a, agg ? "worst " : "", qdb_metric_name(th->metric),
 				 fmt_metric(th->metric, g->worst, vb, sizeof vb),
-				 sample_str(c, ri->r.first_diverged_sample, sb, sizeof sb));
+				 sample_str(c, g->worst_sample, sb, sizeof sb));
 		else
 			snprintf(buf, sizeof buf, "first divergent layer: %s (%s at sample %s)",
 				 ri->name_a, qdb_compare_flags_str(ri->r.flags, vb, sizeof vb),
@@ -369,13 +399,7 @@ static void print_table(struct qdb_compare *c, const struct cmp_args *a, struct 
 static void csv_num(double v, int first)
 {
 	char buf[40];
-	if (isnan(v))
-		snprintf(buf, sizeof buf, "nan");
-	else if (isinf(v))
-		snprintf(buf, sizeof buf, v > 0 ? "inf" : "-inf");
-	else
-		snprintf(buf, sizeof buf, "%.17g", v);
-	qdb_csv_field(stdout, buf, first);
+	qdb_csv_field(stdout, qdb_fmt_exact(buf, sizeof buf, v), first);
 }
 
 static void print_csv(struct qdb_compare *c, const struct cmp_args *a, struct row_info *rows,

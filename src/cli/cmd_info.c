@@ -190,13 +190,13 @@ static void stat_cells(const struct qdb_stats *s, char cells[N_STAT_COLS][40], i
 	double v[] = {s->min, s->max, s->mean, s->std, s->p01, s->p50, s->p99};
 	for (int i = 0; i < 7; i++) {
 		if (raw)
-			qdb_fmt_double(cells[i], 40, v[i], 17);
+			qdb_fmt_exact(cells[i], 40, v[i]);
 		else
 			fmt_num(v[i], cells[i], 40);
 	}
 	if (raw) {
-		qdb_fmt_double(cells[7], 40, s->zero_frac, 17);
-		qdb_fmt_double(cells[8], 40, s->sat_frac, 17);
+		qdb_fmt_exact(cells[7], 40, s->zero_frac);
+		qdb_fmt_exact(cells[8], 40, s->sat_frac);
 	} else {
 		snprintf(cells[7], 40, "%.3g%%", 100 * s->zero_frac);
 		snprintf(cells[8], 40, "%.3g%%", 100 * s->sat_frac);
@@ -440,6 +440,10 @@ static int info_trace(const char *path, struct info_args *a, struct qdb_err *err
 	int c_dt = qdb_table_add_col(tb, "dtype", 0, 1, 0);
 	int c_q = qdb_table_add_col(tb, "qparams", QDB_COL_SHRINK, 8, 2);
 	int c_rec = qdb_table_add_col(tb, "records", QDB_COL_RIGHT, 1, 4);
+	qdb_table_col_soft(tb, c_name, 24);
+	qdb_table_col_soft(tb, c_op, 9);
+	qdb_table_col_soft(tb, c_shape, 11);
+	qdb_table_col_soft(tb, c_q, 16);
 	int c_qs = any_qstate ? qdb_table_add_col(tb, "qstate", 0, 1, 1) : -1;
 	for (int l = 0; l < nl; l++) {
 		const struct qdb_trace_layer *tl = qdb_trace_layer(t, l);
@@ -476,6 +480,7 @@ static int info_trace(const char *path, struct info_args *a, struct qdb_err *err
 			goto out;
 		}
 		c_name = qdb_table_add_col(tb, "layer", QDB_COL_SHRINK, 10, 0);
+		qdb_table_col_soft(tb, c_name, 20);
 		int c_s[N_STAT_COLS];
 		for (int i = 0; i < N_STAT_COLS; i++)
 			c_s[i] = qdb_table_add_col(tb, stat_cols[i], QDB_COL_RIGHT, 1, stat_prio[i]);
@@ -635,6 +640,7 @@ static int info_dataset(const char *path, struct info_args *a, struct qdb_err *e
 	int c_n = qdb_table_add_col(tb, "input", QDB_COL_SHRINK, 10, 0);
 	int c_d = qdb_table_add_col(tb, "dtype", 0, 1, 0);
 	int c_s = qdb_table_add_col(tb, "shape", QDB_COL_SHRINK, 7, 0);
+	qdb_table_col_soft(tb, c_n, 24);
 	for (int i = 0; i < ni; i++) {
 		const struct qdb_dataset_input *in = qdb_dataset_input_info(d, i);
 		int r = qdb_table_add_row(tb);
@@ -707,6 +713,11 @@ static int info_graph(const char *path, struct info_args *a, struct qdb_err *err
 	int rc = qdb_graph_load(path, &g, err);
 	if (rc)
 		return rc;
+	/* Validation infers the shapes shown below; a graph that does not
+	 * validate is still described (that is when one wants to look). */
+	struct qdb_err verr;
+	qdb_err_clear(&verr);
+	int valid = qdb_graph_validate(g, &verr) == QDB_OK;
 
 	if (a->format == QDB_FORMAT_JSON) {
 		struct qdb_json j;
@@ -725,6 +736,9 @@ static int info_graph(const char *path, struct info_args *a, struct qdb_err *err
 				json_kv_str(&j, "rounding", qdb_rounding_name(g->rounding));
 		}
 		json_kv_int(&j, "version", g->version);
+		qdb_json_key(&j, "valid");
+		qdb_json_bool(&j, valid);
+		json_kv_str(&j, "validation_error", valid ? NULL : verr.msg);
 		qdb_json_key(&j, "inputs");
 		qdb_json_begin_array(&j);
 		for (int i = 0; i < g->n_inputs; i++) {
@@ -859,6 +873,9 @@ static int info_graph(const char *path, struct info_args *a, struct qdb_err *err
 	snprintf(buf, sizeof buf, "%d nodes, %d constants, %d edits", g->n_nodes, g->n_constants,
 		 g->n_edits);
 	kv_line("size", buf, to.width);
+	char vbuf[QDB_ERR_MSG_MAX + 8];
+	snprintf(vbuf, sizeof vbuf, "%s%s", valid ? "yes" : "no: ", valid ? "" : verr.msg);
+	kv_line("valid", vbuf, to.width);
 	putchar('\n');
 
 	struct qdb_table *tb = qdb_table_new();
@@ -873,6 +890,10 @@ static int info_graph(const char *path, struct info_args *a, struct qdb_err *err
 	int c_sh = qdb_table_add_col(tb, "shape", QDB_COL_SHRINK, 7, 3);
 	int c_dt = qdb_table_add_col(tb, "dtype", 0, 1, 2);
 	int c_q = qdb_table_add_col(tb, "qparams", QDB_COL_SHRINK, 8, 4);
+	qdb_table_col_soft(tb, c_n, 24);
+	qdb_table_col_soft(tb, c_op, 9);
+	qdb_table_col_soft(tb, c_sh, 11);
+	qdb_table_col_soft(tb, c_q, 16);
 	for (int i = 0; i < g->n_nodes; i++) {
 		const struct qdb_node *n = &g->nodes[i];
 		const struct qdb_value *v = n->n_outputs ? &g->values[n->outputs[0]] : NULL;
@@ -902,6 +923,8 @@ static int info_graph(const char *path, struct info_args *a, struct qdb_err *err
 		c_dt = qdb_table_add_col(tb, "dtype", 0, 1, 0);
 		c_sh = qdb_table_add_col(tb, "shape", QDB_COL_SHRINK, 7, 0);
 		c_q = qdb_table_add_col(tb, "qparams", QDB_COL_SHRINK, 8, 1);
+		qdb_table_col_soft(tb, c_n, 24);
+		qdb_table_col_soft(tb, c_q, 16);
 		for (int i = 0; i < g->n_constants; i++) {
 			const struct qdb_constant *c = &g->constants[i];
 			int r = qdb_table_add_row(tb);

@@ -118,6 +118,7 @@ struct col {
 	char *title;
 	unsigned flags;
 	int min_width, priority;
+	int soft_width; /* shrink this far before hiding other columns */
 };
 
 struct qdb_table {
@@ -165,8 +166,15 @@ int qdb_table_add_col(struct qdb_table *t, const char *title, unsigned flags,
 	char *dup = qdb_strdup(title ? title : "");
 	if (!dup)
 		return -1;
-	t->cols[t->n_cols] = (struct col){dup, flags, min_width > 0 ? min_width : 1, priority};
+	min_width = min_width > 0 ? min_width : 1;
+	t->cols[t->n_cols] = (struct col){dup, flags, min_width, priority, min_width};
 	return t->n_cols++;
+}
+
+void qdb_table_col_soft(struct qdb_table *t, int col, int soft_width)
+{
+	if (col >= 0 && col < t->n_cols && soft_width > t->cols[col].min_width)
+		t->cols[col].soft_width = soft_width;
 }
 
 int qdb_table_add_row(struct qdb_table *t)
@@ -232,7 +240,40 @@ static const char *cell_text(const struct qdb_table *t, int r, int c)
 	return s ? s : "";
 }
 
-/* Decides widths and visibility: shrink, then hide by priority. */
+/* Spaces between columns prev and c: two between two text columns, else
+ * one (right-aligned numbers are kept apart by their titles). */
+static int gap(const struct qdb_table *t, int prev, int c)
+{
+	return ((t->cols[c].flags | t->cols[prev].flags) & QDB_COL_RIGHT) ? 1 : 2;
+}
+
+/* Shrinks the widest shrinkable column (relative to its floor) one step at
+ * a time until the table fits or every column is at its floor. */
+static int shrink(const struct qdb_table *t, const int *visible, int *width, int total,
+		  int limit, int soft)
+{
+	while (total > limit) {
+		int best = -1, best_excess = 0;
+		for (int c = 0; c < t->n_cols; c++) {
+			if (!visible[c] || !(t->cols[c].flags & QDB_COL_SHRINK))
+				continue;
+			int floor = soft ? t->cols[c].soft_width : t->cols[c].min_width;
+			if (width[c] - floor > best_excess) {
+				best = c;
+				best_excess = width[c] - floor;
+			}
+		}
+		if (best < 0)
+			break;
+		width[best]--;
+		total--;
+	}
+	return total;
+}
+
+/* Decides widths and visibility: shrink to the soft widths, hide columns
+ * by priority, and only when nothing more can be hidden shrink down to the
+ * minimum widths. */
 static void fit(const struct qdb_table *t, const struct qdb_table_opts *o, int *width,
 		int *visible, int *natural)
 {
@@ -247,33 +288,17 @@ static void fit(const struct qdb_table *t, const struct qdb_table_opts *o, int *
 		visible[c] = 1;
 	}
 	for (;;) {
-		int total = o->indent, nvis = 0;
+		int total = o->indent, prev = -1;
 		for (int c = 0; c < t->n_cols; c++) {
 			width[c] = natural[c];
 			if (visible[c]) {
-				total += width[c];
-				nvis++;
+				total += width[c] + (prev >= 0 ? gap(t, prev, c) : 0);
+				prev = c;
 			}
 		}
-		total += nvis > 1 ? 2 * (nvis - 1) : 0;
 		if (o->width <= 0 || total <= o->width)
 			return;
-		/* shrink the widest shrinkable column one step at a time */
-		while (total > o->width) {
-			int best = -1;
-			for (int c = 0; c < t->n_cols; c++) {
-				if (!visible[c] || !(t->cols[c].flags & QDB_COL_SHRINK) ||
-				    width[c] <= t->cols[c].min_width)
-					continue;
-				if (best < 0 || width[c] - t->cols[c].min_width >
-						    width[best] - t->cols[best].min_width)
-					best = c;
-			}
-			if (best < 0)
-				break;
-			width[best]--;
-			total--;
-		}
+		total = shrink(t, visible, width, total, o->width, 1);
 		if (total <= o->width)
 			return;
 		/* hide the hideable column with the highest priority number (the
@@ -283,8 +308,10 @@ static void fit(const struct qdb_table *t, const struct qdb_table_opts *o, int *
 			if (visible[c] && t->cols[c].priority > 0 &&
 			    (hide < 0 || t->cols[c].priority >= t->cols[hide].priority))
 				hide = c;
-		if (hide < 0)
-			return; /* cannot fit; print as narrow as we can */
+		if (hide < 0) {
+			shrink(t, visible, width, total, o->width, 0);
+			return; /* as narrow as it gets */
+		}
 		visible[hide] = 0;
 	}
 }
@@ -323,13 +350,13 @@ void qdb_table_print(const struct qdb_table *t, FILE *f, const struct qdb_table_
 			lastvis = c;
 	for (int r = o->header ? -1 : 0; r < t->n_rows; r++) {
 		fprintf(f, "%*s", o->indent, "");
-		int first = 1;
+		int prev = -1;
 		for (int c = 0; c < t->n_cols; c++) {
 			if (!visible[c])
 				continue;
-			if (!first)
-				fputs("  ", f);
-			first = 0;
+			if (prev >= 0)
+				fprintf(f, "%*s", gap(t, prev, c), "");
+			prev = c;
 			if (r < 0)
 				put_cell(f, t->cols[c].title, QDB_STYLE_BOLD, width[c],
 					 t->cols[c].flags & QDB_COL_RIGHT, c == lastvis, o->color);
@@ -361,6 +388,22 @@ out:
 }
 
 /* ---- CSV ----------------------------------------------------------------- */
+
+const char *qdb_fmt_exact(char *dst, size_t n, double v)
+{
+	if (isnan(v))
+		snprintf(dst, n, "nan");
+	else if (isinf(v))
+		snprintf(dst, n, "%s", v > 0 ? "inf" : "-inf");
+	else
+		/* the shortest of %.15g..%.17g that reads back as the same double */
+		for (int prec = 15; prec <= 17; prec++) {
+			snprintf(dst, n, "%.*g", prec, v);
+			if (strtod(dst, NULL) == v)
+				break;
+		}
+	return dst;
+}
 
 void qdb_csv_field(FILE *f, const char *s, int first)
 {
@@ -534,14 +577,8 @@ void qdb_json_number(struct qdb_json *j, double v)
 	else if (isinf(v))
 		fputs(v > 0 ? "\"inf\"" : "\"-inf\"", j->f);
 	else {
-		/* shortest of %.15g..%.17g that reads back as the same double */
 		char buf[40];
-		for (int prec = 15; prec <= 17; prec++) {
-			snprintf(buf, sizeof buf, "%.*g", prec, v);
-			if (strtod(buf, NULL) == v)
-				break;
-		}
-		fputs(buf, j->f);
+		fputs(qdb_fmt_exact(buf, sizeof buf, v), j->f);
 	}
 }
 

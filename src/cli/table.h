@@ -4,9 +4,12 @@
  * Fitting: the table is made to fit opts.width columns (80 when stdout is
  * not a terminal, else the terminal's width; 0 = no limit, --wide). First
  * shrinkable columns (QDB_COL_SHRINK: layer names, shapes) lose characters
- * from the middle ("backbone...conv2"), down to their minimum width; if that
- * is not enough, columns with the highest priority number are hidden and
- * a note below the table names them. Priority 0 columns are never hidden.
+ * from the middle ("backbone...conv2"), down to their soft width; if that
+ * is not enough, columns with the highest priority number are hidden (a
+ * note below the table names them), and only then do shrinkable columns go
+ * down to their minimum width. Priority 0 columns are never hidden.
+ * Two text columns are separated by two spaces, a number (QDB_COL_RIGHT)
+ * from its neighbours by one.
  * Widths count UTF-8 code points. Colour (ANSI) only when opts.color, which
  * qdb_color_wanted() decides: a tty and NO_COLOR unset (or empty).
  *
@@ -50,6 +53,9 @@ void qdb_table_delete(struct qdb_table *t);
  * matters for QDB_COL_SHRINK columns; priority 0 = never hidden. */
 int qdb_table_add_col(struct qdb_table *t, const char *title, unsigned flags,
 		      int min_width, int priority);
+/* A QDB_COL_SHRINK column is first shrunk only down to soft_width (>=
+ * min_width); hiding other columns comes before shrinking it further. */
+void qdb_table_col_soft(struct qdb_table *t, int col, int soft_width);
 /* Adds an empty row; returns its index, -1 on allocation failure. */
 int qdb_table_add_row(struct qdb_table *t);
 /* Sets a cell (text copied; NULL = empty). Returns 0, -1 on failure. */
@@ -77,6 +83,10 @@ int qdb_utf8_width(const char *s);
 /* Text of style (ANSI escape), "" for NONE; qdb_style_end() resets. */
 const char *qdb_style_begin(enum qdb_style s);
 const char *qdb_style_end(void);
+
+/* A double as the shortest text that reads back exactly ("0.1", not
+ * "0.10000000000000001"); "inf", "-inf", "nan" for the non-finite. */
+const char *qdb_fmt_exact(char *dst, size_t n, double v);
 
 /* CSV. */
 void qdb_csv_field(FILE *f, const char *s, int first);

@@ -24,6 +24,13 @@ Files:
                    layer "pt" per-tensor (scale 0.25, zp -2), identical
                    layer "sat" half the values at -128/127 -> saturation flag
                    layer "fa" float f32 reference vs int8 candidate
+  longnames.qtr  layer names of 40-90 characters (table fitting)
+  sample.qds     a dataset: input "image" 1x3x4x4 f32, 3 named classes,
+                 10 records (class counts 5, 3, 2) - for `qdb info`
+  sample.npy     a 2x3 f32 array with a NaN - for `qdb info --stats`
+  sample.qbc     a 4-node quantized graph (fixed profile, half_up rounding):
+                 quantize -> linear (int8 per-channel weights) -> relu on
+                 cpu -> dequantize, with one edit record - for `qdb info`
   demo_qat.qtr   the bundled demo: a small convnet (12 layers) run in float
                  with QAT-style fake quant, 8 samples "frame_0000".. 
   demo_int.qtr   the same net with integer outputs; layer3.conv's weights
@@ -267,7 +274,62 @@ def demo_all():
           producer="testdata/traces/make.py (numpy, integer outputs)")
 
 
+def misc_all():
+    rng = np.random.default_rng(3)
+    names = ["backbone.stage%d.block%d.%s" % (i, j, "conv_bn_relu_with_a_very_long_suffix" * (1 + (i + j) % 2))
+             for i in range(2) for j in range(2)]
+    recs = [(s, n, tensor(rng.standard_normal((1, 4)).astype(np.float32)))
+            for s in (0, 1) for n in names]
+    write("longnames.qtr", "float", [(n, "conv2d") for n in names], recs, model="long")
+
+    path = os.path.join(HERE, "sample.qds")
+    with open(path, "wb") as f:
+        f.write(msgpack.packb({"format": "qdb.dataset", "version": 1, "name": "sample",
+                               "inputs": [{"name": "image", "dtype": "f32", "shape": [1, 3, 4, 4]}],
+                               "label": {"kind": "class", "classes": ["cat", "dog", "bird"]},
+                               "count": 10}, use_bin_type=True))
+        for i, c in enumerate([0, 1, 0, 2, 0, 1, 0, 2, 1, 0]):
+            x = rng.standard_normal((1, 3, 4, 4)).astype(np.float32)
+            f.write(msgpack.packb({"id": i, "inputs": {"image": tensor(x)}, "label": c},
+                                  use_bin_type=True))
+
+    a = np.array([[1.0, -2.0, 0.0], [np.nan, 4.0, 0.5]], dtype=np.float32)
+    np.save(os.path.join(HERE, "sample.npy"), a)
+
+    w = np.array([[1, -2, 3, -4], [5, 6, -7, 8], [-9, 10, 11, -12]], dtype=np.int8)
+    graph = {
+        "format": "qdb.graph", "version": 1, "name": "sample", "stage": "quantized",
+        "producer": "testdata/traces/make.py",
+        "profile": {"kind": "fixed", "rounding": "half_up"},
+        "inputs": [{"name": "x", "dtype": "f32", "shape": [1, 4]}],
+        "outputs": ["out"],
+        "constants": {
+            "fc.weight": tensor(w, [0.01, 0.02, 0.03], [0, 0, 0], 0),
+            "fc.bias": tensor(np.array([100, -50, 0], dtype=np.int32)),
+        },
+        "qparams": {
+            "xq": {"dtype": "i8", "scale": 0.05, "zero_point": 0},
+            "y": {"dtype": "i8", "scale": 0.1, "zero_point": -3},
+            "z": {"dtype": "i8", "scale": 0.1, "zero_point": -3},
+        },
+        "nodes": [
+            {"name": "quant", "op": "quantize", "inputs": ["x"], "outputs": ["xq"],
+             "attrs": {}, "device": "bpu"},
+            {"name": "fc", "op": "linear", "inputs": ["xq", "fc.weight", "fc.bias"],
+             "outputs": ["y"], "attrs": {}, "device": "bpu"},
+            {"name": "act", "op": "relu", "inputs": ["y"], "outputs": ["z"], "attrs": {},
+             "device": "cpu"},
+            {"name": "dequant", "op": "dequantize", "inputs": ["z"], "outputs": ["out"],
+             "attrs": {}, "device": "bpu"},
+        ],
+        "edits": [{"node": "act", "field": "device", "from": "bpu", "to": "cpu"}],
+    }
+    with open(os.path.join(HERE, "sample.qbc"), "wb") as f:
+        f.write(msgpack.packb(graph, use_bin_type=True))
+
+
 if __name__ == "__main__":
+    misc_all()
     tiny_all()
     int8_all()
     demo_all()
