@@ -6,3 +6,9 @@ tests_unit_align_t_SOURCES = tests/unit/test_align.c tests/unit/tap.h
 tests_unit_align_t_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_align_t_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/align.t
+# session (two stages over samples, cell cache, edits) and inspect (error in
+# LSB, per-channel comparison): used by the TUI, reusable by Lua and triage.
+libqdbcore_a_SOURCES += \
+	src/analysis/session.c src/analysis/session.h src/analysis/session_impl.h \
+	src/analysis/session_graph.c \
+	src/analysis/inspect.c src/analysis/inspect.h
