@@ -280,6 +280,176 @@ static int ds_write(lua_State *L)
 	return 1;
 }
 
+/* --- writer --- */
+
+#define QDB_LUA_DATASET_WRITER "qdb.DatasetWriter"
+
+struct lwriter {
+	struct qdb_dataset_writer *w;
+	int n_inputs;
+	enum qdb_label_kind kind;
+};
+
+static struct lwriter *check_writer(lua_State *L, int idx)
+{
+	struct lwriter *w = luaL_checkudata(L, idx, QDB_LUA_DATASET_WRITER);
+	if (!w->w)
+		luaL_error(L, "dataset writer already committed or aborted");
+	return w;
+}
+
+static int writer_gc(lua_State *L)
+{
+	struct lwriter *w = luaL_checkudata(L, 1, QDB_LUA_DATASET_WRITER);
+	if (w->w)
+		qdb_dataset_writer_abort(w->w);
+	w->w = NULL;
+	return 0;
+}
+
+static const char *const writer_opts[] = {"name", "inputs", "label", "classes", NULL};
+
+/* qdb.dataset_writer(path, {name=, inputs={{name=, dtype=, shape=}...},
+ * label="class"|"tensor"|"none", classes={...}}) -> DatasetWriter | nil, msg */
+static int l_dataset_writer(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	qdb_lua_check_opts(L, 2, writer_opts);
+	struct qdb_dataset_header h;
+	memset(&h, 0, sizeof h);
+	h.name = qdb_lua_opt_str(L, 2, "name", "dataset");
+	const char *label = qdb_lua_opt_str(L, 2, "label", "class");
+	if (!strcmp(label, "class"))
+		h.label_kind = QDB_LABEL_CLASS;
+	else if (!strcmp(label, "tensor"))
+		h.label_kind = QDB_LABEL_TENSOR;
+	else if (!strcmp(label, "none"))
+		h.label_kind = QDB_LABEL_NONE;
+	else
+		return luaL_error(L, "option 'label': \"class\", \"tensor\" or \"none\" expected");
+	if (lua_getfield(L, 2, "inputs") != LUA_TTABLE)
+		return luaL_error(L, "dataset_writer: option 'inputs' (list of {name, dtype, shape}) is required");
+	int in_idx = lua_gettop(L);
+	int n = (int)lua_rawlen(L, in_idx);
+	struct qdb_dataset_input *ins = qdb_lua_scratch(L, (size_t)(n ? n : 1), sizeof *ins);
+	memset(ins, 0, (size_t)(n ? n : 1) * sizeof *ins);
+	for (int i = 0; i < n; i++) {
+		lua_rawgeti(L, in_idx, i + 1);
+		int e = lua_gettop(L);
+		if (!lua_istable(L, e))
+			return luaL_error(L, "inputs[%d]: table expected", i + 1);
+		ins[i].name = (char *)qdb_lua_opt_str(L, e, "name", NULL);
+		if (!ins[i].name)
+			return luaL_error(L, "inputs[%d]: name missing", i + 1);
+		const char *dt = qdb_lua_opt_str(L, e, "dtype", "f32");
+		if (qdb_dtype_parse(dt, strlen(dt), &ins[i].dtype))
+			return luaL_error(L, "inputs[%d]: unknown dtype '%s'", i + 1, dt);
+		if (lua_getfield(L, e, "shape") != LUA_TTABLE)
+			return luaL_error(L, "inputs[%d]: shape missing", i + 1);
+		ins[i].rank = (int)lua_rawlen(L, -1);
+		if (ins[i].rank > QDB_MAX_RANK)
+			return luaL_error(L, "inputs[%d]: more than %d dimensions", i + 1, QDB_MAX_RANK);
+		for (int k = 0; k < ins[i].rank; k++) {
+			lua_rawgeti(L, -1, k + 1);
+			ins[i].shape[k] = luaL_checkinteger(L, -1);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+		/* the input table stays on the stack: its strings stay valid */
+	}
+	h.n_inputs = n;
+	h.inputs = ins;
+	if (lua_getfield(L, 2, "classes") == LUA_TTABLE) {
+		int nc = (int)lua_rawlen(L, -1);
+		const char **cl = qdb_lua_scratch(L, (size_t)(nc ? nc : 1), sizeof *cl);
+		for (int c = 0; c < nc; c++) {
+			lua_rawgeti(L, -2, c + 1);
+			cl[c] = lua_tostring(L, -1);
+			if (!cl[c])
+				return luaL_error(L, "classes[%d]: string expected", c + 1);
+			lua_pop(L, 1);
+		}
+		h.n_classes = nc;
+		h.classes = cl;
+	}
+	struct lwriter *w = lua_newuserdatauv(L, sizeof *w, 0);
+	w->w = NULL;
+	w->n_inputs = n;
+	w->kind = h.label_kind;
+	luaL_setmetatable(L, QDB_LUA_DATASET_WRITER);
+	struct qdb_err err;
+	if (qdb_dataset_writer_open(path, &h, &w->w, &err))
+		return qdb_lua_fail(L, &err);
+	return 1;
+}
+
+/* w:add(id, inputs[, label]): inputs is a Tensor (one input) or a list of
+ * Tensors in header order; label a class number or a Tensor. */
+static int w_add(lua_State *L)
+{
+	struct lwriter *w = check_writer(L, 1);
+	struct qdb_sample_id id;
+	qdb_lua_check_sample_id(L, 2, &id);
+	lua_settop(L, 4);
+	const struct qdb_tensor **ptrs = qdb_lua_scratch(L, (size_t)w->n_inputs + 1, sizeof *ptrs);
+	if (qdb_lua_test_tensor(L, 3)) {
+		if (w->n_inputs != 1)
+			return luaL_error(L, "add: %d inputs expected, got one tensor", w->n_inputs);
+		ptrs[0] = qdb_lua_test_tensor(L, 3);
+	} else {
+		luaL_checktype(L, 3, LUA_TTABLE);
+		if ((int)lua_rawlen(L, 3) != w->n_inputs)
+			return luaL_error(L, "add: %d inputs expected, got %d", w->n_inputs,
+					  (int)lua_rawlen(L, 3));
+		for (int i = 0; i < w->n_inputs; i++) {
+			lua_rawgeti(L, 3, i + 1);
+			ptrs[i] = qdb_lua_to_tensor(L, -1); /* the tensor stays on the stack */
+		}
+	}
+	int64_t cls = -1;
+	const struct qdb_tensor *lab = NULL;
+	if (!lua_isnil(L, 4)) {
+		if (w->kind == QDB_LABEL_CLASS)
+			cls = luaL_checkinteger(L, 4);
+		else if (w->kind == QDB_LABEL_TENSOR)
+			lab = qdb_lua_to_tensor(L, 4);
+		else
+			return luaL_error(L, "add: the dataset has no labels");
+	}
+	struct qdb_err err;
+	if (qdb_dataset_writer_add(w->w, &id, ptrs, cls, lab, &err))
+		return qdb_lua_raise(L, &err);
+	return 0;
+}
+
+static int w_commit(lua_State *L)
+{
+	struct lwriter *w = check_writer(L, 1);
+	struct qdb_dataset_writer *dw = w->w;
+	w->w = NULL;
+	struct qdb_err err;
+	if (qdb_dataset_writer_commit(dw, &err))
+		return qdb_lua_fail(L, &err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int w_abort(lua_State *L)
+{
+	struct lwriter *w = check_writer(L, 1);
+	qdb_dataset_writer_abort(w->w);
+	w->w = NULL;
+	return 0;
+}
+
+static int writer_tostring(lua_State *L)
+{
+	struct lwriter *w = luaL_checkudata(L, 1, QDB_LUA_DATASET_WRITER);
+	lua_pushstring(L, w->w ? "DatasetWriter(open)" : "DatasetWriter(finished)");
+	return 1;
+}
+
 static const char *const dataset_props[] = {"path", "name", "count", "label_kind",
 					    "classes", "n_inputs", NULL};
 
@@ -359,8 +529,22 @@ void qdb_lua_dataset_register(lua_State *L)
 		{NULL, NULL},
 	};
 	qdb_lua_class(L, QDB_LUA_DATASET, meta, methods, dataset_getter, dataset_props);
+	static const luaL_Reg wmeta[] = {
+		{"__gc", writer_gc},
+		{"__close", writer_gc},
+		{"__tostring", writer_tostring},
+		{NULL, NULL},
+	};
+	static const luaL_Reg wmethods[] = {
+		{"add", w_add},
+		{"commit", w_commit},
+		{"abort", w_abort},
+		{NULL, NULL},
+	};
+	qdb_lua_class(L, QDB_LUA_DATASET_WRITER, wmeta, wmethods, NULL, NULL);
 	static const luaL_Reg funcs[] = {
 		{"dataset", qdb_lua_dataset_open},
+		{"dataset_writer", l_dataset_writer},
 		{NULL, NULL},
 	};
 	luaL_setfuncs(L, funcs, 0);

@@ -17,6 +17,7 @@
 struct qdb_lua_model {
 	struct qdb_lua_owner own; /* first: constants are viewed by tensors */
 	struct qdb_graph *g;
+	int dirty;                    /* edited since loaded or saved */
 	void *plan;                   /* executor state, NULL until needed */
 	void (*plan_free)(void *plan);
 };

@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "base/alloc.h"
 #include "graph/graph.h"
 #include "io/qbc.h"
 #include "lua/lmodel.h"
@@ -362,6 +363,13 @@ static int m_save(lua_State *L)
 	struct qdb_err err;
 	if (qdb_graph_save(m->g, path, &err))
 		return qdb_lua_fail(L, &err);
+	/* the model now is that file (compare() may use it as is) */
+	char *p = qdb_strdup(path);
+	if (p) {
+		qdb_free(m->g->path);
+		m->g->path = p;
+		m->dirty = 0;
+	}
 	lua_pushboolean(L, 1);
 	return 1;
 }

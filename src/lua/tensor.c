@@ -623,6 +623,7 @@ static int l_stats(lua_State *L)
 /* Histogram of the values at idx (Tensor or table of numbers): counts, lo, hi. */
 static int histogram_of(lua_State *L, int idx, int nbins_arg)
 {
+	lua_settop(L, nbins_arg + 2);
 	struct qdb_tensor *t = qdb_lua_to_tensor(L, idx);
 	lua_Integer nbins = luaL_optinteger(L, nbins_arg, QDB_HIST_BINS);
 	if (nbins < 1 || nbins > 1 << 20)
