@@ -113,10 +113,32 @@ int qdb_graph_find_value(const struct qdb_graph *g, const char *name);
 int qdb_graph_find_node(const struct qdb_graph *g, const char *name);
 
 /* Building (used by the loader, convert and tests). Names are copied.
- * add_value fails with QDB_EFORMAT on a duplicate name. */
+ * add_value and add_node return the new index >= 0, or -status: -QDB_EFORMAT
+ * for an empty or duplicate name. A new value is f32, rank -1 (unknown),
+ * without qparams, produced by nothing; a new node has no inputs, outputs
+ * or attrs, device bpu, and op = qdb_op_lookup(op). */
 int qdb_graph_add_value(struct qdb_graph *g, const char *name, struct qdb_err *err);
 int qdb_graph_add_node(struct qdb_graph *g, const char *name, const char *op,
 		       struct qdb_err *err); /* returns index >= 0 or -status */
+/* A graph input value of known dtype and shape: value index or -status. */
+int qdb_graph_add_input(struct qdb_graph *g, const char *name, enum qdb_dtype dtype, int rank,
+			const int64_t *shape, struct qdb_err *err);
+/* A constant value holding a deep copy of t: value index or -status. */
+int qdb_graph_add_constant(struct qdb_graph *g, const char *name, const struct qdb_tensor *t,
+			   struct qdb_err *err);
+/* Appends value index `value` to the graph outputs. */
+int qdb_graph_add_output(struct qdb_graph *g, int value, struct qdb_err *err);
+/* Sets a node's inputs and outputs (value indices, copied) and makes it the
+ * producer of its outputs. */
+int qdb_graph_set_node_io(struct qdb_graph *g, int node, const int *inputs, int n_inputs,
+			  const int *outputs, int n_outputs, struct qdb_err *err);
+/* Appends an edit record (strings copied; NULL is stored as ""). */
+int qdb_graph_add_edit(struct qdb_graph *g, const char *node, const char *field,
+		       const char *from, const char *to, struct qdb_err *err);
+/* Rebuilds the name maps; needed after renaming or removing values or
+ * nodes directly in the arrays (adding through the functions above keeps
+ * them current). */
+int qdb_graph_reindex(struct qdb_graph *g, struct qdb_err *err);
 
 /* Attr accessors: return def when absent; *_req variants fail with a
  * message naming node and key. */
@@ -127,6 +149,18 @@ const char *qdb_node_attr_str(const struct qdb_node *n, const char *key, const c
 /* Copies up to max ints into out; returns the count, or -1 when absent or
  * not an int list. */
 int qdb_node_attr_ints(const struct qdb_node *n, const char *key, int64_t *out, int max);
+/* The same for float lists (an int list is converted). */
+int qdb_node_attr_floats(const struct qdb_node *n, const char *key, double *out, int max);
+/* Setters: replace the value of an existing key in place (keeping attr
+ * order), else append. Strings and lists are copied. */
+int qdb_node_set_attr_int(struct qdb_node *n, const char *key, int64_t v, struct qdb_err *err);
+int qdb_node_set_attr_float(struct qdb_node *n, const char *key, double v, struct qdb_err *err);
+int qdb_node_set_attr_str(struct qdb_node *n, const char *key, const char *v,
+			  struct qdb_err *err);
+int qdb_node_set_attr_ints(struct qdb_node *n, const char *key, const int64_t *v, int count,
+			   struct qdb_err *err);
+int qdb_node_set_attr_floats(struct qdb_node *n, const char *key, const double *v, int count,
+			     struct qdb_err *err);
 
 /* Full validation: topological order, every input defined, op known and
  * supported in this stage, attrs valid, shapes inferred (fills value
@@ -135,5 +169,9 @@ int qdb_graph_validate(struct qdb_graph *g, struct qdb_err *err);
 
 /* Deep copy (for editing without touching the original). */
 struct qdb_graph *qdb_graph_clone(const struct qdb_graph *g, struct qdb_err *err);
+/* 1 if the graphs are the same container: names, stage, profile, values
+ * (dtype, shape, qparams, roles), constants byte for byte, nodes with
+ * their attrs in order, edits. The path is not compared. */
+int qdb_graph_equal(const struct qdb_graph *a, const struct qdb_graph *b);
 
 #endif

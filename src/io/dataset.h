@@ -27,6 +27,9 @@ struct qdb_dataset_input {
 struct qdb_dataset;
 
 int qdb_dataset_open(const char *path, struct qdb_dataset **out, struct qdb_err *err);
+/* Parses a dataset held in memory; the bytes must outlive it. */
+int qdb_dataset_parse(const void *data, size_t len, const char *name,
+		      struct qdb_dataset **out, struct qdb_err *err);
 void qdb_dataset_close(struct qdb_dataset *d);
 
 const char *qdb_dataset_path(const struct qdb_dataset *d);
@@ -40,6 +43,10 @@ const char *qdb_dataset_class_name(const struct qdb_dataset *d, int c); /* NULL 
 int64_t qdb_dataset_count(const struct qdb_dataset *d);
 const struct qdb_sample_id *qdb_dataset_id(const struct qdb_dataset *d, int64_t i);
 int64_t qdb_dataset_find(const struct qdb_dataset *d, const struct qdb_sample_id *id);
+/* "17" finds the int id 17 when there is one, else the string id "17". */
+int64_t qdb_dataset_find_str(const struct qdb_dataset *d, const char *s);
+/* Index of the input called name, or -1. */
+int qdb_dataset_find_input(const struct qdb_dataset *d, const char *name);
 /* View of input `name` (or input index) of record i; quant params owned by out. */
 int qdb_dataset_input(const struct qdb_dataset *d, int64_t i, int input,
 		      struct qdb_tensor *out, struct qdb_err *err);

@@ -10,6 +10,8 @@
 #ifndef QDB_QBC_H
 #define QDB_QBC_H
 
+#include <stddef.h>
+
 #include "base/err.h"
 #include "graph/graph.h"
 
@@ -19,5 +21,9 @@ int qdb_graph_load_checked(const char *path, struct qdb_graph **out, struct qdb_
 int qdb_graph_parse(const void *data, size_t len, const char *name,
 		    struct qdb_graph **out, struct qdb_err *err);
 int qdb_graph_save(const struct qdb_graph *g, const char *path, struct qdb_err *err);
+/* The bytes qdb_graph_save would write, in a new buffer (*data, *len) the
+ * caller frees with qdb_free. */
+int qdb_graph_serialize(const struct qdb_graph *g, char **data, size_t *len,
+			struct qdb_err *err);
 
 #endif

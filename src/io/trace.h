@@ -45,6 +45,10 @@ struct qdb_trace_layer {
 struct qdb_trace;
 
 int qdb_trace_open(const char *path, struct qdb_trace **out, struct qdb_err *err);
+/* Parses a trace held in memory (fuzzing, tests); `name` is used in
+ * messages. The bytes are not copied: they must outlive the trace. */
+int qdb_trace_parse(const void *data, size_t len, const char *name, struct qdb_trace **out,
+		    struct qdb_err *err);
 void qdb_trace_close(struct qdb_trace *t);
 
 const char *qdb_trace_path(const struct qdb_trace *t);
