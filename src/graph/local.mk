@@ -4,3 +4,8 @@ libqdbcore_a_SOURCES += \
 libqdbcore_a_SOURCES += \
 	src/graph/validate.c \
 	src/graph/exec.c src/graph/exec.h
+check_PROGRAMS += tests/unit/exec.t
+tests_unit_exec_t_SOURCES = tests/unit/test_exec.c tests/unit/tap.h tests/unit/graph_util.h
+tests_unit_exec_t_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_exec_t_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/exec.t
