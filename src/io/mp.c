@@ -410,7 +410,10 @@ int qdb_mp_get_strdup(const msgpack_object *map, const char *key, int required,
 
 int qdb_mp_pack_str(msgpack_packer *pk, const char *s)
 {
-	return msgpack_pack_str_with_body(pk, s, strlen(s));
+	/* msgpack_fbuffer_write fails on a zero-length write, so an empty
+	 * string is written as a bare header. */
+	size_t n = strlen(s);
+	return n ? msgpack_pack_str_with_body(pk, s, n) : msgpack_pack_str(pk, 0);
 }
 
 int qdb_mp_pack_kv_str(msgpack_packer *pk, const char *key, const char *val)

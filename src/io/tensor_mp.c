@@ -304,7 +304,7 @@ int qdb_tensor_mp_write(msgpack_packer *pk, const struct qdb_tensor *t)
 	int rc = msgpack_pack_map(pk, 3 + (size_t)qdb_quant_mp_nfields(&t->q, t->dtype));
 	rc |= qdb_mp_pack_kv_str(pk, "dtype", qdb_dtype_name(t->dtype));
 	rc |= qdb_mp_pack_str(pk, "shape") | qdb_shape_mp_write(pk, t->rank, t->shape);
-	rc |= qdb_mp_pack_str(pk, "data") | msgpack_pack_bin_with_body(pk, t->data, t->nbytes);
+	rc |= qdb_mp_pack_str(pk, "data") | (t->nbytes ? msgpack_pack_bin_with_body(pk, t->data, t->nbytes) : msgpack_pack_bin(pk, 0));
 	rc |= qdb_quant_mp_write_fields(pk, &t->q, t->dtype);
 	return rc;
 }
