@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -185,28 +186,99 @@ int qdb_compare_metric_applies(unsigned flags, const struct qdb_metrics *m,
 	return 1;
 }
 
-/* Gives the whole pages inside a payload back to the kernel. The mapping is
- * a read-only file mapping (trace.h), so this only drops our page-table
- * entries: the next touch faults the page in again from the page cache. */
-static void release_pages(const struct qdb_tensor *t)
+/* Giving pages back. The mapping is a read-only file mapping (trace.h), so
+ * MADV_DONTNEED only drops our page-table entries: the next touch faults
+ * the page in again from the page cache, and nothing is lost even if
+ * another thread is reading the page at that moment. With several threads
+ * every madvise call costs a TLB shootdown on the other CPUs, so the
+ * threaded fill collects ranges and releases them in large merged batches
+ * (records are processed roughly in file order, so neighbours merge). */
+struct range {
+	uintptr_t lo, hi;
+};
+
+struct releaser {
+	pthread_mutex_t mu;
+	struct range *v;
+	size_t n, cap, bytes;
+};
+
+#define RELEASE_BATCH ((size_t)32 << 20)
+
+static long page_size(void)
 {
 	static long page;
-	if (!t->data || t->nbytes == 0)
-		return;
 	if (!page)
 		page = sysconf(_SC_PAGESIZE);
-	if (page <= 0)
+	return page;
+}
+
+static int range_cmp(const void *x, const void *y)
+{
+	const struct range *a = x, *b = y;
+	return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/* Sorts, merges ranges that are less than two pages apart (the gap holds
+ * record headers), and releases them. Called with r->mu held or alone. */
+static void release_flush(struct releaser *r)
+{
+	uintptr_t slack = 2 * (uintptr_t)page_size();
+	if (r->n == 0)
+		return;
+	qsort(r->v, r->n, sizeof *r->v, range_cmp);
+	struct range cur = r->v[0];
+	for (size_t i = 1; i <= r->n; i++) {
+		if (i < r->n && r->v[i].lo <= cur.hi + slack) {
+			if (r->v[i].hi > cur.hi)
+				cur.hi = r->v[i].hi;
+			continue;
+		}
+		(void)madvise((void *)cur.lo, cur.hi - cur.lo, MADV_DONTNEED);
+		if (i < r->n)
+			cur = r->v[i];
+	}
+	r->n = 0;
+	r->bytes = 0;
+}
+
+/* The whole pages inside a payload: released now (r == NULL) or queued. */
+static void release_pages(const struct qdb_tensor *t, struct releaser *r)
+{
+	long page = page_size();
+	if (!t->data || t->nbytes == 0 || page <= 0)
 		return;
 	uintptr_t lo = ((uintptr_t)t->data + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
 	uintptr_t hi = ((uintptr_t)t->data + t->nbytes) & ~((uintptr_t)page - 1);
-	if (hi > lo)
+	if (hi <= lo)
+		return;
+	if (!r) {
 		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+		return;
+	}
+	pthread_mutex_lock(&r->mu);
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 256;
+		struct range *v = qdb_realloc(r->v, cap * sizeof *v);
+		if (!v) { /* no room to queue: release right away */
+			pthread_mutex_unlock(&r->mu);
+			(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+			return;
+		}
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = (struct range){lo, hi};
+	r->bytes += hi - lo;
+	if (r->bytes >= RELEASE_BATCH)
+		release_flush(r);
+	pthread_mutex_unlock(&r->mu);
 }
 
 /* Computes one cell; thread-safe as long as no two threads work on the
  * same cell (the traces are only read). */
 static int compute_cell(const struct qdb_compare *c, int pair, int sample,
-			struct qdb_compare_cell *cell, struct qdb_err *err)
+			struct qdb_compare_cell *cell, struct releaser *rel, struct qdb_err *err)
 {
 	const struct qdb_align_pair *p = &c->al.pairs[pair];
 	int ia = c->sa[sample], ib = c->sb[sample];
@@ -255,8 +327,8 @@ static int compute_cell(const struct qdb_compare *c, int pair, int sample,
 		cell->diverged = 1;
 out:
 	if (c->opts.release_pages) {
-		release_pages(&ta);
-		release_pages(&tb);
+		release_pages(&ta, rel);
+		release_pages(&tb, rel);
 	}
 	qdb_tensor_done(&ta);
 	qdb_tensor_done(&tb);
@@ -299,7 +371,7 @@ int qdb_compare_cell(struct qdb_compare *c, int pair, int sample,
 		return rc;
 	struct qdb_compare_cell *cell = &c->cells[pair][sample];
 	if (cell->state == QDB_CELL_EMPTY || cell->state == QDB_CELL_ERROR)
-		rc = compute_cell(c, pair, sample, cell, err);
+		rc = compute_cell(c, pair, sample, cell, NULL, err);
 	*out = cell;
 	return rc;
 }
@@ -324,7 +396,28 @@ struct fill_job {
 	pthread_mutex_t mu;
 	int status;
 	struct qdb_err err;
+	struct releaser rel;
 };
+
+/* Queues the payload pages of an uncomputed cell for release. */
+static void prerelease(const struct qdb_compare *c, int pair, int sample, struct releaser *rel)
+{
+	const struct qdb_align_pair *p = &c->al.pairs[pair];
+	const struct qdb_compare_cell *cell = &c->cells[pair][sample];
+	if (cell->state != QDB_CELL_EMPTY)
+		return;
+	for (int side = 0; side < 2; side++) {
+		struct qdb_trace *t = side ? c->b : c->a;
+		int s = side ? c->sb[sample] : c->sa[sample], l = side ? p->b : p->a;
+		struct qdb_tensor x;
+		if (!qdb_trace_has(t, s, l))
+			continue;
+		qdb_tensor_init(&x);
+		if (!qdb_trace_get(t, s, l, &x, NULL))
+			release_pages(&x, rel);
+		qdb_tensor_done(&x);
+	}
+}
 
 /* Items run sample-major (all layers of one sample, then the next), the
  * order traces are written in, so a cold file is read mostly forward. */
@@ -343,7 +436,7 @@ static void *fill_worker(void *arg)
 		if (cell->state != QDB_CELL_EMPTY && cell->state != QDB_CELL_ERROR)
 			continue;
 		qdb_err_clear(&err);
-		int rc = compute_cell(j->c, p, s, cell, &err);
+		int rc = compute_cell(j->c, p, s, cell, &j->rel, &err);
 		if (rc) {
 			pthread_mutex_lock(&j->mu);
 			if (!j->status) {
@@ -382,7 +475,20 @@ int qdb_compare_fill(struct qdb_compare *c, const int *samples, int n, int threa
 	j.total = (long)n * c->al.n_pairs;
 	atomic_init(&j.next, 0);
 	pthread_mutex_init(&j.mu, NULL);
+	pthread_mutex_init(&j.rel.mu, NULL);
 	qdb_err_clear(&j.err);
+
+	/* Opening a trace walked every record header, and the kernel's fault
+	 * around mapped the pages near each one: give those back before the
+	 * threads start (one merged batch, no other thread to interrupt). */
+	if (c->opts.release_pages)
+		for (long i = 0; i < j.total; i++) {
+			int s = (int)(i / j.n_pairs), p = (int)(i % j.n_pairs);
+			if (samples)
+				s = samples[s];
+			prerelease(c, p, s, &j.rel);
+		}
+	release_flush(&j.rel);
 
 	if (threads <= 0)
 		threads = qdb_compare_default_threads();
@@ -399,6 +505,9 @@ int qdb_compare_fill(struct qdb_compare *c, const int *samples, int n, int threa
 	for (int t = 0; t < started; t++)
 		pthread_join(tid[t], NULL);
 	qdb_free(tid);
+	release_flush(&j.rel);
+	qdb_free(j.rel.v);
+	pthread_mutex_destroy(&j.rel.mu);
 	pthread_mutex_destroy(&j.mu);
 	if (j.status) {
 		if (err)
