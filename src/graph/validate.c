@@ -274,10 +274,12 @@ static int infer_conv(struct qdb_graph *g, int ni, int *rank, int64_t *shape, st
 		return NODE_ERR(err, g, ni, QDB_ESHAPE, "input '%s' (weight): empty kernel", w->name);
 	if (n->n_inputs > 2) {
 		const struct qdb_value *b = &g->values[n->inputs[2]];
-		if (b->rank != 1 || b->shape[0] != O)
+		if (b->rank != 1 || b->shape[0] != O) {
+			char sb[96];
 			return NODE_ERR(err, g, ni, QDB_ESHAPE,
-					"input '%s' (bias): expected shape %lld, got rank %d", b->name,
-					(long long)O, b->rank);
+					"input '%s' (bias): shape %s, expected %lld (output channels)",
+					b->name, shape_s(sb, sizeof sb, b), (long long)O);
+		}
 	}
 	int64_t oh = qdb_conv_out_size(x->shape[2], w->shape[2], p.stride[0], p.pad[0], p.pad[2],
 				       p.dil[0]);
@@ -313,9 +315,12 @@ static int infer_linear(struct qdb_graph *g, int ni, int *rank, int64_t *shape,
 				(long long)x->shape[x->rank - 1], w->name, (long long)w->shape[1]);
 	if (n->n_inputs > 2) {
 		const struct qdb_value *b = &g->values[n->inputs[2]];
-		if (b->rank != 1 || b->shape[0] != w->shape[0])
-			return NODE_ERR(err, g, ni, QDB_ESHAPE, "input '%s' (bias): expected shape %lld",
-					b->name, (long long)w->shape[0]);
+		if (b->rank != 1 || b->shape[0] != w->shape[0]) {
+			char sb[96];
+			return NODE_ERR(err, g, ni, QDB_ESHAPE,
+					"input '%s' (bias): shape %s, expected %lld (output features)",
+					b->name, shape_s(sb, sizeof sb, b), (long long)w->shape[0]);
+		}
 	}
 	*rank = x->rank;
 	memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->rank);
