@@ -2,7 +2,9 @@
 libqdbcore_a_SOURCES += src/ops/ops.c src/ops/ops.h
 libqdbcore_a_SOURCES += src/ops/kernel_int.h src/ops/registry_int.c \
 	src/ops/requant.c src/ops/requant.h src/ops/igemm.c src/ops/igemm.h \
-	src/ops/int_common.c src/ops/conv_int.c
+	src/ops/int_common.c src/ops/conv_int.c src/ops/linear_int.c \
+	src/ops/eltwise_int.c src/ops/act_int.c src/ops/pool_int.c src/ops/shape_int.c \
+	src/ops/quant_int.c
 libqdbcore_a_SOURCES += src/ops/registry.c src/ops/kernel_float.h \
 	src/ops/params.c src/ops/params.h src/ops/quant.c src/ops/quant.h \
 	src/ops/gemm.c src/ops/gemm.h src/ops/conv.c src/ops/linear.c \
