@@ -12,3 +12,8 @@ libqdbcore_a_SOURCES += \
 	src/analysis/session.c src/analysis/session.h src/analysis/session_impl.h \
 	src/analysis/session_graph.c \
 	src/analysis/inspect.c src/analysis/inspect.h
+# eval (a model or trace over a dataset, accuracy, bad cases) and
+# sensitivity (per-node revert / per-value quantize ranking): helper lua.
+libqdbcore_a_SOURCES += src/analysis/eval.c src/analysis/eval.h
+# advisor (qdb check, triage step 0): helper triage.
+libqdbcore_a_SOURCES += src/analysis/advisor.c src/analysis/advisor.h

@@ -3,5 +3,5 @@
 qdb_SOURCES += \
 	src/lua/qdb_lua.h src/lua/lqdb.h src/lua/lmodel.h \
 	src/lua/module.c src/lua/tensor.c src/lua/trace.c src/lua/dataset.c \
-	src/lua/model.c src/lua/compare.c \
+	src/lua/model.c src/lua/run.c src/lua/compare.c \
 	src/lua/repl.c src/lua/repl.h

@@ -38,6 +38,9 @@ struct qdb_lua_owner {
 	void (*release)(struct qdb_lua_owner *o);
 };
 void qdb_lua_owner_close(struct qdb_lua_owner *o);
+/* A view (tensor, run) starts / stops depending on its owner. */
+void qdb_lua_owner_ref(struct qdb_lua_owner *o);
+void qdb_lua_owner_unref(struct qdb_lua_owner *o);
 
 /* Tensor userdata. `readonly` views (mmapped files, a model's constants)
  * refuse t:set(). `owner` is the parent of a view (also held in user value

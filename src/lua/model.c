@@ -7,12 +7,15 @@
  */
 #include "config.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "base/alloc.h"
+#include "graph/exec.h"
 #include "graph/graph.h"
 #include "io/qbc.h"
 #include "lua/lmodel.h"
@@ -21,7 +24,8 @@
 static void model_release(struct qdb_lua_owner *o)
 {
 	struct qdb_lua_model *m = (struct qdb_lua_model *)o;
-	qdb_lua_model_drop_plan(m);
+	/* no run is alive any more (runs are views), so nothing uses these */
+	qdb_lua_model_retire_execs(m);
 	qdb_graph_delete(m->g);
 	m->g = NULL;
 }
@@ -355,6 +359,125 @@ static int m_edits(lua_State *L)
 	return 1;
 }
 
+static int check_device(lua_State *L, const char *s)
+{
+	if (!strcmp(s, "cpu"))
+		return QDB_DEV_CPU;
+	if (!strcmp(s, "bpu"))
+		return QDB_DEV_BPU;
+	return luaL_error(L, "device: \"cpu\" or \"bpu\" expected, got '%s'", s);
+}
+
+/* m:device(node) -> "bpu" | "cpu"
+ * m:device(node, dev) -> previous device | nil, msg: moves the node and
+ * records the edit in the graph's history (saved with m:save). */
+static int m_device(lua_State *L)
+{
+	struct qdb_lua_model *m = qdb_lua_check_model(L, 1);
+	int n = qdb_lua_node_arg(L, m->g, 2);
+	struct qdb_node *nd = &m->g->nodes[n];
+	const char *old = device_name(nd->device);
+	if (lua_isnoneornil(L, 3)) {
+		lua_pushstring(L, old);
+		return 1;
+	}
+	int dev = check_device(L, luaL_checkstring(L, 3));
+	if (m->g->stage != QDB_STAGE_QUANTIZED)
+		return luaL_error(L, "devices apply to quantized graphs; this one is %s",
+				  qdb_stage_name(m->g->stage));
+	if ((enum qdb_device)dev == nd->device) {
+		lua_pushstring(L, old);
+		return 1;
+	}
+	struct qdb_err err;
+	if (dev == QDB_DEV_BPU) {
+		struct qdb_lua_exec *e = qdb_lua_model_exec(m, QDB_SEM_INTEGER, &err);
+		if (!e)
+			return qdb_lua_fail(L, &err);
+		if (!qdb_exec_can_run_on(e->x, n, QDB_DEV_BPU))
+			return qdb_lua_failf(L, "node %s cannot run on bpu (no integer kernel)", nd->name);
+	}
+	if (qdb_graph_add_edit(m->g, nd->name, "device", old, device_name(dev), &err))
+		return qdb_lua_raise(L, &err);
+	nd->device = (enum qdb_device)dev;
+	m->dirty = 1;
+	lua_pushstring(L, old);
+	return 1;
+}
+
+/* m:set_rounding(mode) -> previous: requantization rounding of a "fixed"
+ * profile graph (half_away, half_up, half_even). */
+static int m_set_rounding(lua_State *L)
+{
+	struct qdb_lua_model *m = qdb_lua_check_model(L, 1);
+	const char *s = luaL_checkstring(L, 2);
+	enum qdb_rounding r;
+	if (qdb_rounding_parse(s, &r))
+		return luaL_error(L, "rounding: half_away, half_up or half_even expected, got '%s'", s);
+	const char *old = qdb_rounding_name(m->g->rounding);
+	if (r != m->g->rounding) {
+		struct qdb_err err;
+		if (qdb_graph_add_edit(m->g, "", "rounding", old, s, &err))
+			return qdb_lua_raise(L, &err);
+		m->g->rounding = r;
+		m->dirty = 1;
+		qdb_lua_model_retire_execs(m);
+	}
+	lua_pushstring(L, old);
+	return 1;
+}
+
+/* m:set_scale(value, scale) -> previous scale(s): replaces a value's
+ * quantization scale (a number for every channel, or a table per channel).
+ * m:set_scale(value, {factor = f}) multiplies it instead. */
+static int m_set_scale(lua_State *L)
+{
+	struct qdb_lua_model *m = qdb_lua_check_model(L, 1);
+	struct qdb_value *v = &m->g->values[value_arg(L, m->g, 2)];
+	if (v->q.n == 0)
+		return luaL_error(L, "value '%s' has no qparams", v->name);
+	int n = v->q.n;
+	double *ns = qdb_lua_scratch(L, (size_t)n, sizeof *ns);
+	if (lua_type(L, 3) == LUA_TNUMBER) {
+		for (int i = 0; i < n; i++)
+			ns[i] = lua_tonumber(L, 3);
+	} else {
+		luaL_checktype(L, 3, LUA_TTABLE);
+		lua_getfield(L, 3, "factor");
+		if (!lua_isnil(L, -1)) {
+			double f = luaL_checknumber(L, -1);
+			for (int i = 0; i < n; i++)
+				ns[i] = v->q.scale[i] * f;
+		} else {
+			if ((int)lua_rawlen(L, 3) != n)
+				return luaL_error(L, "value '%s' has %d scales, %d given", v->name, n,
+						  (int)lua_rawlen(L, 3));
+			for (int i = 0; i < n; i++) {
+				lua_rawgeti(L, 3, i + 1);
+				ns[i] = luaL_checknumber(L, -1);
+				lua_pop(L, 1);
+			}
+		}
+		lua_pop(L, 1);
+	}
+	for (int i = 0; i < n; i++)
+		if (!(ns[i] > 0) || !isfinite(ns[i]))
+			return luaL_error(L, "scale must be finite and positive");
+	qdb_lua_push_qparams(L, &v->q, v->qdtype);
+	lua_getfield(L, -1, "scale");
+	char from[32], to[32];
+	snprintf(from, sizeof from, "%.9g%s", v->q.scale[0], n > 1 ? ",..." : "");
+	snprintf(to, sizeof to, "%.9g%s", ns[0], n > 1 ? ",..." : "");
+	struct qdb_err err;
+	if (qdb_graph_add_edit(m->g, v->producer >= 0 ? m->g->nodes[v->producer].name : v->name,
+			       "scale", from, to, &err))
+		return qdb_lua_raise(L, &err);
+	memcpy(v->q.scale, ns, (size_t)n * sizeof *ns);
+	m->dirty = 1;
+	qdb_lua_model_retire_execs(m);
+	return 1;
+}
+
 /* m:save(path) -> true | nil, msg */
 static int m_save(lua_State *L)
 {
@@ -463,6 +586,9 @@ void qdb_lua_model_register(lua_State *L)
 		{"outputs", m_outputs},
 		{"constant", m_constant},
 		{"edits", m_edits},
+		{"device", m_device},
+		{"set_rounding", m_set_rounding},
+		{"set_scale", m_set_scale},
 		{"save", m_save},
 		{"clone", m_clone},
 		{NULL, NULL},
@@ -475,9 +601,53 @@ void qdb_lua_model_register(lua_State *L)
 	luaL_setfuncs(L, funcs, 0);
 }
 
-void qdb_lua_model_drop_plan(struct qdb_lua_model *m)
+void qdb_lua_exec_ref(struct qdb_lua_exec *e)
 {
-	if (m->plan && m->plan_free)
-		m->plan_free(m->plan);
-	m->plan = NULL;
+	e->refs++;
+}
+
+void qdb_lua_exec_unref(struct qdb_lua_exec *e)
+{
+	if (--e->refs == 0 && e->retired) {
+		qdb_exec_delete(e->x);
+		qdb_free(e);
+	}
+}
+
+void qdb_lua_model_retire_execs(struct qdb_lua_model *m)
+{
+	for (int i = 0; i < 4; i++) {
+		struct qdb_lua_exec *e = m->ex[i];
+		m->ex[i] = NULL;
+		if (!e)
+			continue;
+		e->retired = 1;
+		if (e->refs == 0) {
+			qdb_exec_delete(e->x);
+			qdb_free(e);
+		}
+	}
+}
+
+struct qdb_lua_exec *qdb_lua_model_exec(struct qdb_lua_model *m, int sem, struct qdb_err *err)
+{
+	if (sem == QDB_SEM_NATIVE)
+		sem = m->g->stage == QDB_STAGE_QUANTIZED ? QDB_SEM_INTEGER
+		      : m->g->stage == QDB_STAGE_QAT     ? QDB_SEM_FAKEQUANT
+							 : QDB_SEM_FLOAT;
+	if (sem < 0 || sem > 3)
+		return NULL;
+	if (m->ex[sem])
+		return m->ex[sem];
+	struct qdb_lua_exec *e = qdb_calloc(1, sizeof *e);
+	if (!e) {
+		qdb_err_set(err, QDB_ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (qdb_exec_new(m->g, (enum qdb_exec_sem)sem, &e->x, err)) {
+		qdb_free(e);
+		return NULL;
+	}
+	m->ex[sem] = e;
+	return e;
 }

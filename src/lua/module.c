@@ -337,6 +337,7 @@ int luaopen_qdb(lua_State *L)
 	qdb_lua_model_register(L);
 	qdb_lua_trace_register(L);
 	qdb_lua_dataset_register(L);
+	qdb_lua_run_register(L);
 	qdb_lua_compare_register(L);
 	lua_pushstring(L, PACKAGE_VERSION);
 	lua_setfield(L, -2, "version");

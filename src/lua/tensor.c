@@ -29,6 +29,17 @@ void qdb_lua_owner_close(struct qdb_lua_owner *o)
 	}
 }
 
+void qdb_lua_owner_ref(struct qdb_lua_owner *o)
+{
+	o->views++;
+}
+
+void qdb_lua_owner_unref(struct qdb_lua_owner *o)
+{
+	if (--o->views == 0 && o->closed)
+		qdb_lua_owner_close(o);
+}
+
 static int tensor_gc(lua_State *L)
 {
 	struct qdb_lua_tensor *lt = luaL_checkudata(L, 1, QDB_LUA_TENSOR);
@@ -37,8 +48,7 @@ static int tensor_gc(lua_State *L)
 	if (lt->owner) {
 		struct qdb_lua_owner *o = lt->owner;
 		lt->owner = NULL;
-		if (--o->views == 0 && o->closed)
-			qdb_lua_owner_close(o);
+		qdb_lua_owner_unref(o);
 	}
 	return 0;
 }
@@ -58,7 +68,7 @@ struct qdb_lua_tensor *qdb_lua_new_tensor(lua_State *L, int parent)
 		lua_setiuservalue(L, -2, 1);
 		lt->readonly = 1;
 		lt->owner = lua_touserdata(L, parent);
-		lt->owner->views++;
+		qdb_lua_owner_ref(lt->owner);
 	}
 	return lt;
 }
