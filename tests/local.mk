@@ -8,3 +8,16 @@ EXTRA_DIST += $(LUA_TESTS) tests/lua/tap.lua tests/cli/lua_repl.sh tests/cli/scr
 CLI_TESTS = tests/cli/info.sh tests/cli/compare.sh
 TESTS += $(CLI_TESTS)
 EXTRA_DIST += $(CLI_TESTS) tests/cli/lib.sh
+# integer kernels against PyTorch (helper int)
+check_PROGRAMS += tests/torch/run_int
+tests_torch_run_int_SOURCES = tests/torch/run_int.c
+tests_torch_run_int_CFLAGS = $(UNIT_CFLAGS)
+tests_torch_run_int_LDADD = $(UNIT_LDADD)
+TESTS += tests/torch/int_ops.sh
+EXTRA_DIST += tests/torch/int_ops.sh tests/torch/int_ops.py
+# the full-screen debugger under tmux (helper tui); expected screens are
+# made by tests/tui/mkexpected
+TUI_TESTS = tests/tui/traces.sh tests/tui/ascii.sh tests/tui/script.sh
+TESTS += $(TUI_TESTS)
+EXTRA_DIST += $(TUI_TESTS) tests/tui/lib.sh tests/tui/mkexpected tests/tui/script.lua \
+	tests/tui/expected
