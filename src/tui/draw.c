@@ -290,7 +290,9 @@ const char *tui_fmt_metric(char *dst, size_t n, enum qdb_metric_id id, double v,
 		snprintf(dst, n, "%.*f", width >= 8 ? 6 : width >= 6 ? 4 : 3, v);
 		break;
 	case QDB_M_MAX_STEPS:
-		if (v == floor(v) && fabs(v) < 1e6)
+		/* Whole steps print as integers even after the rounding noise of
+		 * dequantization (1.0000001 LSB is one step). */
+		if (fabs(v - nearbyint(v)) < 0.005 || fabs(v) >= 1e6)
 			snprintf(dst, n, "%.0f", v);
 		else
 			snprintf(dst, n, v < 10 ? "%.2f" : "%.1f", v);

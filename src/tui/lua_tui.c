@@ -6,6 +6,8 @@
  *                             sample, metrics of the current sample, ...)
  *   tui.row(i), tui.rows()    the same for row i (1-based); the row count
  *   tui.goto(name | i)        select a layer; true, or nil and a message
+ *                             (`goto` is a Lua keyword: call it as
+ *                             tui["goto"](x), or use the alias tui.go(x))
  *   tui.sample([i | id])      select a sample; returns its id and position
  *   tui.add_column(title, fn) a list column showing fn(row) for every row
  *   tui.bind(key, fn)         run fn(tui.selected()) on a key ("x", "C-x", "F5")
@@ -317,7 +319,8 @@ static int l_refresh(lua_State *L)
 }
 
 static const luaL_Reg tui_funcs[] = {
-	{"selected", l_selected}, {"row", l_row}, {"rows", l_rows}, {"goto", l_goto},
+	/* `goto` is a Lua keyword: tui["goto"](x) as the name, tui.go(x) for short */
+	{"selected", l_selected}, {"row", l_row}, {"rows", l_rows}, {"goto", l_goto}, {"go", l_goto},
 	{"sample", l_sample}, {"add_column", l_add_column}, {"bind", l_bind},
 	{"message", l_message}, {"refresh", l_refresh}, {NULL, NULL},
 };

@@ -247,7 +247,7 @@ static void layout(struct tui *t)
 		if (console_h > 14)
 			console_h = 14;
 	} else {
-		console_h = H >= 20 ? 4 : H >= 14 ? 2 : 0;
+		console_h = H >= 28 ? 6 : H >= 20 ? 4 : H >= 14 ? 2 : 0;
 	}
 	int rest = H - header_h - status_h - console_h;
 	if (rest < 2 && console_h > 1) {
@@ -265,7 +265,7 @@ static void layout(struct tui *t)
 		detail_h = rest;
 	} else {
 		list_w = detail_w = W;
-		detail_h = rest >= 22 ? 12 : rest >= 15 ? 8 : rest >= 12 ? 5 : 0;
+		detail_h = rest >= 21 ? 11 : rest >= 15 ? 8 : rest >= 12 ? 5 : 0;
 	}
 	int list_h = side ? rest : rest - detail_h;
 
@@ -1111,8 +1111,8 @@ static char *default_write_path(const char *b)
 static void greet(struct tui *t)
 {
 	int n_only[2] = {qdb_session_n_only(t->s, 0), qdb_session_n_only(t->s, 1)};
-	tui_console_printf(t, COL_DIM, "qdb %s: %d aligned layers, %d samples. ? lists the keys.",
-			   PACKAGE_VERSION, qdb_session_n_rows(t->s), qdb_session_n_samples(t->s));
+	tui_console_printf(t, COL_DIM, "%d aligned layers, %d samples. ? lists the keys.",
+			   qdb_session_n_rows(t->s), qdb_session_n_samples(t->s));
 	for (int k = 0; k < 2; k++) {
 		if (!n_only[k])
 			continue;

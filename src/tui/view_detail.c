@@ -286,18 +286,16 @@ static void detail_draw(struct view *v)
 	int cw = (v->w - lw) / 2;
 	int cx[2] = {lw, lw + cw};
 	char title[256];
-	/* Title: layer, op, and which column is which. */
+	/* Title: layer and op, then which column is A and which is B. */
 	tui_fill(w, 0, 0, v->w, COL_TITLE);
 	snprintf(title, sizeof title, "%s (%s)", r->name, r->op ? r->op : "");
-	tui_put(w, 0, 0, lw + cw > 12 ? lw - 1 + cw : v->w, COL_TITLE, title);
+	int end = tui_put(w, 0, 0, cx[1] - 1, COL_TITLE, title);
 	snprintf(title, sizeof title, "B %s", qdb_session_stage(t->s, QDB_SIDE_B));
 	tui_put(w, 0, cx[1], cw, COL_TITLE, title);
-	if (cw > 20) {
-		snprintf(title, sizeof title, "A %s", qdb_session_stage(t->s, QDB_SIDE_A));
-		int tw = tui_text_width(title);
-		if (tui_text_width(r->name) + tui_text_width(r->op ? r->op : "") + 4 < lw + cw - tw - 1)
-			tui_put(w, 0, cx[1] - tw - 1, tw, COL_TITLE, title);
-	}
+	snprintf(title, sizeof title, "A %s", qdb_session_stage(t->s, QDB_SIDE_A));
+	int ax = end + 2 > cx[0] ? end + 2 : cx[0];
+	if (ax + tui_text_width(title) < cx[1])
+		tui_put(w, 0, ax, cx[1] - ax - 1, COL_TITLE, title);
 	if (d->status) {
 		tui_put(w, 1, 0, v->w, COL_ERROR, d->msg);
 		return;
