@@ -126,8 +126,10 @@ static int read_constants(struct qdb_graph *g, const msgpack_object *m, struct q
 		qdb_tensor_init(&t);
 		qdb_mp_excerpt(&kv->key, ex, sizeof ex);
 		if ((rc = qdb_mp_as_strdup(&kv->key, "name", &name, err)) ||
-		    (rc = qdb_tensor_mp_read(&kv->val, &t, err)))
+		    (rc = qdb_tensor_mp_read(&kv->val, &t, err))) {
+			qdb_free(name);
 			return qdb_mp_fail(rc, err, "constants: %s", ex);
+		}
 		int vi = qdb_graph_add_constant(g, name, &t, err); /* copies the data */
 		qdb_tensor_done(&t);
 		qdb_free(name);

@@ -126,11 +126,11 @@ static int parse_layers(struct qdb_trace *t, const msgpack_object *a, struct qdb
 	for (uint32_t i = 0; i < n; i++) {
 		const msgpack_object *o = &a->via.array.ptr[i];
 		struct qdb_trace_layer *l = &t->layers[i];
+		t->n_layers = (int)i + 1; /* l's strings are freed with the trace */
 		if ((rc = qdb_mp_check_map(o, NULL, err)) ||
 		    (rc = qdb_mp_get_strdup(o, "name", 1, NULL, &l->name, err)) ||
 		    (rc = qdb_mp_get_strdup(o, "op", 0, "", &l->op, err)))
 			return qdb_mp_fail(rc, err, "layers[%u]", i);
-		t->n_layers = (int)i + 1; /* from here on l is freed with the trace */
 		size_t len = strlen(l->name);
 		int dup = find_layer_n(t, l->name, len);
 		if (len == 0)
