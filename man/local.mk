@@ -1,1 +1,2 @@
 # man (see Makefile.am)
+dist_man_MANS += man/qdb.1

@@ -316,20 +316,20 @@ static void fit(const struct qdb_table *t, const struct qdb_table_opts *o, int *
 	}
 }
 
-static void put_cell(FILE *f, const char *text, enum qdb_style style, int w, int right,
-		     int last, int color)
+static void put_cell(struct qdb_buf *line, const char *text, enum qdb_style style, int w,
+		     int right, int color)
 {
 	char buf[1024];
 	qdb_ellipsize(buf, sizeof buf, text, w);
 	int pad = w - qdb_utf8_width(buf);
 	if (right)
-		fprintf(f, "%*s", pad, "");
+		qdb_buf_printf(line, "%*s", pad, "");
 	if (color && style != QDB_STYLE_NONE && buf[0])
-		fprintf(f, "%s%s%s", qdb_style_begin(style), buf, qdb_style_end());
+		qdb_buf_printf(line, "%s%s%s", qdb_style_begin(style), buf, qdb_style_end());
 	else
-		fputs(buf, f);
-	if (!right && !last)
-		fprintf(f, "%*s", pad, "");
+		qdb_buf_puts(line, buf);
+	if (!right)
+		qdb_buf_printf(line, "%*s", pad, "");
 }
 
 void qdb_table_print(const struct qdb_table *t, FILE *f, const struct qdb_table_opts *o)
@@ -339,32 +339,33 @@ void qdb_table_print(const struct qdb_table *t, FILE *f, const struct qdb_table_
 	int *width = qdb_alloc_array((size_t)t->n_cols, sizeof *width);
 	int *visible = qdb_alloc_array((size_t)t->n_cols, sizeof *visible);
 	int *natural = qdb_alloc_array((size_t)t->n_cols, sizeof *natural);
+	struct qdb_buf line;
+	qdb_buf_init(&line);
 	if (!width || !visible || !natural) {
 		fprintf(f, "(out of memory printing a table)\n");
 		goto out;
 	}
 	fit(t, o, width, visible, natural);
-	int lastvis = -1;
-	for (int c = 0; c < t->n_cols; c++)
-		if (visible[c])
-			lastvis = c;
 	for (int r = o->header ? -1 : 0; r < t->n_rows; r++) {
-		fprintf(f, "%*s", o->indent, "");
+		qdb_buf_reset(&line);
+		qdb_buf_printf(&line, "%*s", o->indent, "");
 		int prev = -1;
 		for (int c = 0; c < t->n_cols; c++) {
 			if (!visible[c])
 				continue;
 			if (prev >= 0)
-				fprintf(f, "%*s", gap(t, prev, c), "");
+				qdb_buf_printf(&line, "%*s", gap(t, prev, c), "");
 			prev = c;
 			if (r < 0)
-				put_cell(f, t->cols[c].title, QDB_STYLE_BOLD, width[c],
-					 t->cols[c].flags & QDB_COL_RIGHT, c == lastvis, o->color);
+				put_cell(&line, t->cols[c].title, QDB_STYLE_BOLD, width[c],
+					 t->cols[c].flags & QDB_COL_RIGHT, o->color);
 			else
-				put_cell(f, cell_text(t, r, c), t->rows[r][c].style, width[c],
-					 t->cols[c].flags & QDB_COL_RIGHT, c == lastvis, o->color);
+				put_cell(&line, cell_text(t, r, c), t->rows[r][c].style, width[c],
+					 t->cols[c].flags & QDB_COL_RIGHT, o->color);
 		}
-		fputc('\n', f);
+		while (line.len > 0 && line.s[line.len - 1] == ' ')
+			line.s[--line.len] = '\0'; /* no trailing blanks (empty last cells) */
+		fprintf(f, "%s\n", line.s);
 	}
 	struct qdb_buf note;
 	qdb_buf_init(&note);
@@ -372,16 +373,17 @@ void qdb_table_print(const struct qdb_table *t, FILE *f, const struct qdb_table_
 		if (!visible[c])
 			qdb_buf_printf(&note, "%s%s", note.len ? ", " : "", t->cols[c].title);
 	if (note.len) {
-		char line[1024];
-		snprintf(line, sizeof line, "(not shown to fit %d columns: %s; --wide shows all)",
+		char msg[1024];
+		snprintf(msg, sizeof msg, "(not shown to fit %d columns: %s; --wide shows all)",
 			 o->width, note.s);
 		char fitted[1024];
 		int w = o->width - o->indent;
-		qdb_ellipsize(fitted, sizeof fitted, line, w > 20 ? w : 20);
+		qdb_ellipsize(fitted, sizeof fitted, msg, w > 20 ? w : 20);
 		fprintf(f, "%*s%s\n", o->indent, "", fitted);
 	}
 	qdb_buf_done(&note);
 out:
+	qdb_buf_done(&line);
 	qdb_free(width);
 	qdb_free(visible);
 	qdb_free(natural);
