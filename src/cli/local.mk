@@ -7,3 +7,4 @@ qdb_SOURCES += \
 	src/cli/cmd_info.c src/cli/cmd_compare.c
 qdb_SOURCES += src/cli/cmd_lua.c src/cli/cmd_script.c
 qdb_SOURCES += src/cli/cmd_import_npy.c
+qdb_SOURCES += src/cli/cmd_run.c
