@@ -21,3 +21,6 @@ TUI_TESTS = tests/tui/traces.sh tests/tui/ascii.sh tests/tui/script.sh
 TESTS += $(TUI_TESTS)
 EXTRA_DIST += $(TUI_TESTS) tests/tui/lib.sh tests/tui/mkexpected tests/tui/script.lua \
 	tests/tui/expected
+# qdb run on a torch-exported QAT model (helper exec)
+TESTS += tests/cli/run.sh
+EXTRA_DIST += tests/cli/run.sh testdata/run

@@ -473,9 +473,12 @@ static void print_table(const struct runner *rn, const struct run_args *a, int n
 		printf("top-%d accuracy  %.4f  (%lld/%lld)\n", a->top, (double)ck / (double)lab,
 		       (long long)ck, (long long)lab);
 	} else if (rn->classify) {
+		int any_label = 0;
+		for (int64_t i = 0; i < rn->count; i++)
+			any_label |= rn->res[i].label >= 0;
 		struct qdb_table *t = qdb_table_new();
 		int cs = qdb_table_add_col(t, "sample", QDB_COL_SHRINK, 8, 0);
-		int cl = qdb_table_add_col(t, "label", QDB_COL_RIGHT, 0, 3);
+		int cl = any_label ? qdb_table_add_col(t, "label", QDB_COL_RIGHT, 0, 3) : -1;
 		int c1c = qdb_table_add_col(t, "top1", 0, 0, 0);
 		int csc = qdb_table_add_col(t, "score", QDB_COL_RIGHT, 0, 1);
 		int ct = qdb_table_add_col(t, "top", QDB_COL_SHRINK, 10, 2);
@@ -485,7 +488,7 @@ static void print_table(const struct runner *rn, const struct run_args *a, int n
 			qdb_table_set(t, r, cs,
 				      qdb_sample_id_str(qdb_dataset_id(rn->ds, rn->first + i), id, sizeof id),
 				      QDB_STYLE_NONE);
-			if (s->label >= 0)
+			if (cl >= 0 && s->label >= 0)
 				qdb_table_setf(t, r, cl, QDB_STYLE_NONE, "%lld", (long long)s->label);
 			if (s->ntop > 0) {
 				const char *cn = qdb_dataset_class_name(rn->ds, s->top_cls[0]);
