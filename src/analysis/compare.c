@@ -614,3 +614,22 @@ int qdb_compare_row(struct qdb_compare *c, int pair, const int *samples, int n,
 			row->agg[k].mean = sum[k] / nsum[k];
 	return status;
 }
+
+int qdb_compare_first_divergent(struct qdb_compare *c, const int *samples, int n,
+				struct qdb_err *err)
+{
+	if (!samples || n < 0) {
+		samples = NULL;
+		n = c->n_samples;
+	}
+	for (int p = 0; p < c->al.n_pairs; p++)
+		for (int i = 0; i < n; i++) {
+			const struct qdb_compare_cell *cell;
+			int rc = qdb_compare_cell(c, p, samples ? samples[i] : i, &cell, err);
+			if (rc)
+				return -rc;
+			if (cell->diverged)
+				return p;
+		}
+	return -1;
+}

@@ -153,6 +153,13 @@ struct qdb_compare_row {
 int qdb_compare_row(struct qdb_compare *c, int pair, const int *samples, int n,
 		    struct qdb_compare_row *row, struct qdb_err *err);
 
+/* The first aligned layer (pair index, in A's order) with a divergent cell
+ * among the given samples (NULL, -1: all), computing cells row by row on
+ * the calling thread and stopping there; -1 when every layer holds, or
+ * -status when a read failed (err says why). */
+int qdb_compare_first_divergent(struct qdb_compare *c, const int *samples, int n,
+				struct qdb_err *err);
+
 /* 1 when metric id applies to a cell with these flags and metrics, 0 when
  * it does not (max_steps on a float B, top1 not computed): such values are
  * shown as "-" and never cross a threshold. */

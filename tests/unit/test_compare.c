@@ -228,6 +228,11 @@ int main(void)
 	ok(!qdb_compare_row(c, p_head, NULL, -1, &r, &err) && r.nan_b == 1 && r.n_diverged == 1 &&
 	   (r.flags & QDB_CF_NAN), "row head: NaN total and divergence");
 
+	ok_int(qdb_compare_first_divergent(c, NULL, -1, &err), p_conv, "first divergent: conv");
+	int s0 = 0, s3 = 3;
+	ok_int(qdb_compare_first_divergent(c, &s0, 1, &err), -1, "sample 0: every layer holds");
+	ok_int(qdb_compare_first_divergent(c, &s3, 1, &err), p_act,
+	       "sample 3: act first (element counts differ)");
 	char fb[64];
 	ok(!strcmp(qdb_compare_flags_str(QDB_CF_SHAPE | QDB_CF_NAN | QDB_CF_SAT, fb, sizeof fb),
 		   "shape,nan,sat"), "flags_str");
