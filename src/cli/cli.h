@@ -26,6 +26,7 @@ struct qdb_cmd {
 #define QDB_COMMANDS(X) \
 	X(info, qdb_cmd_info, "describe traces, datasets, graphs and .npy files") \
 	X(compare, qdb_cmd_compare, "compare two traces layer by layer") \
+	X(check, qdb_cmd_check, "advisor: what in a model (and trace) breaks consistency") \
 	X(run, qdb_cmd_run, "run a graph over a dataset (outputs, accuracy, --trace)") \
 	X(lua, qdb_cmd_lua, "interactive Lua console with the qdb module") \
 	X(script, qdb_cmd_script, "run a Lua script with the qdb module") \
@@ -38,6 +39,7 @@ int qdb_cmd_version(int argc, char **argv);
 int qdb_cmd_import_npy(int argc, char **argv);
 int qdb_cmd_info(int argc, char **argv);
 int qdb_cmd_compare(int argc, char **argv);
+int qdb_cmd_check(int argc, char **argv);
 int qdb_cmd_run(int argc, char **argv);
 
 #endif

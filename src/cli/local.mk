@@ -8,3 +8,4 @@ qdb_SOURCES += \
 qdb_SOURCES += src/cli/cmd_lua.c src/cli/cmd_script.c
 qdb_SOURCES += src/cli/cmd_import_npy.c
 qdb_SOURCES += src/cli/cmd_run.c
+qdb_SOURCES += src/cli/cmd_check.c
