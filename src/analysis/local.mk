@@ -22,8 +22,6 @@ libqdbcore_a_SOURCES += \
 libqdbcore_a_SOURCES += src/analysis/eval.c src/analysis/eval.h
 # advisor (qdb check, triage step 0): helper triage.
 libqdbcore_a_SOURCES += src/analysis/advisor.c src/analysis/advisor.h
-# advisor (qdb check, triage step 0): helper triage.
-libqdbcore_a_SOURCES += src/analysis/advisor.c src/analysis/advisor.h
 check_PROGRAMS += tests/unit/advisor.t
 tests_unit_advisor_t_SOURCES = tests/unit/test_advisor.c tests/unit/tap.h tests/unit/graph_util.h
 tests_unit_advisor_t_CFLAGS = $(UNIT_CFLAGS)
