@@ -1,2 +1,3 @@
 # man (see Makefile.am)
 dist_man_MANS += man/qdb.1
+dist_man_MANS += man/qdb-formats.5
