@@ -27,3 +27,10 @@ tests_unit_advisor_t_SOURCES = tests/unit/test_advisor.c tests/unit/tap.h tests/
 tests_unit_advisor_t_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_advisor_t_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/advisor.t
+# bootstrap confidence intervals (triage): helper triage.
+libqdbcore_a_SOURCES += src/analysis/bootstrap.c src/analysis/bootstrap.h
+check_PROGRAMS += tests/unit/bootstrap.t
+tests_unit_bootstrap_t_SOURCES = tests/unit/test_bootstrap.c tests/unit/tap.h
+tests_unit_bootstrap_t_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_bootstrap_t_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/bootstrap.t
