@@ -1136,6 +1136,7 @@ static int run(struct tui *t)
 	int flags = TUI_LAYOUT | TUI_REDRAW;
 	const char *lat = getenv("QDB_TUI_LATENCY_LOG");
 	double t0 = 0;
+	int last_key = 0;
 
 	if (lat && *lat)
 		t->latency_log = fopen(lat, "w");
@@ -1145,7 +1146,7 @@ static int run(struct tui *t)
 		if (flags & (TUI_REDRAW | TUI_LAYOUT))
 			tui_redraw(t);
 		if (t0 > 0 && t->latency_log) {
-			fprintf(t->latency_log, "%.3f\n", now_ms() - t0);
+			fprintf(t->latency_log, "%.3f %d\n", now_ms() - t0, last_key);
 			fflush(t->latency_log);
 		}
 		t0 = 0;
@@ -1166,6 +1167,7 @@ static int run(struct tui *t)
 		}
 		t0 = now_ms();
 		int key = rc == KEY_CODE_YES ? (int)ch : TUI_CHAR(ch);
+		last_key = key;
 		flags = tui_input(t, key);
 	}
 	if (t->latency_log)
@@ -1237,6 +1239,24 @@ int tui_main(int argc, char **argv)
 	noecho();
 	nonl();
 	keypad(stdscr, TRUE);
+	/* curses switches the terminal to "application" cursor keys only at
+	 * the first blocking read; keys typed earlier (or on terminals that
+	 * ignore smkx) come in normal mode. Know both forms. */
+	static const struct {
+		const char *seq;
+		int key;
+	} ansi_keys[] = {
+		{"\033[A", KEY_UP}, {"\033[B", KEY_DOWN}, {"\033[C", KEY_RIGHT},
+		{"\033[D", KEY_LEFT}, {"\033[H", KEY_HOME}, {"\033[F", KEY_END},
+		{"\033OA", KEY_UP}, {"\033OB", KEY_DOWN}, {"\033OC", KEY_RIGHT},
+		{"\033OD", KEY_LEFT}, {"\033OH", KEY_HOME}, {"\033OF", KEY_END},
+		{"\033[1~", KEY_HOME}, {"\033[4~", KEY_END}, {"\033[5~", KEY_PPAGE},
+		{"\033[6~", KEY_NPAGE}, {"\033[3~", KEY_DC}, {"\033[2~", KEY_IC},
+		{"\033[Z", KEY_BTAB},
+	};
+	for (size_t i = 0; i < sizeof ansi_keys / sizeof *ansi_keys; i++)
+		if (key_defined(ansi_keys[i].seq) <= 0)
+			define_key(ansi_keys[i].seq, ansi_keys[i].key);
 	set_escdelay(25);
 	curs_set(0);
 	t->mouse = mousemask(BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | BUTTON4_PRESSED |
