@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -37,7 +38,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* `qdb` alone opens the bundled demo in the debugger (on a terminal). */
 	if (argc < 2) {
+		if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+			return qdb_cmd_tui(argc, argv);
 		usage(stderr);
 		return QDB_EXIT_USAGE;
 	}
@@ -52,6 +56,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
 		if (name_is(argv[1], commands[i]->name))
 			return commands[i]->fn(argc - 1, argv + 1);
+	/* Not a command: `qdb A B [--data DS] ...` and `qdb --script F A B`
+	 * open the debugger. */
+	if ((argv[1][0] == '-' && argv[1][1] == '-') || access(argv[1], F_OK) == 0)
+		return qdb_cmd_tui(argc, argv);
 	fprintf(stderr, "qdb: unknown command '%s' (qdb --help lists them)\n", argv[1]);
 	return QDB_EXIT_USAGE;
 }
