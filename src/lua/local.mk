@@ -5,3 +5,5 @@ qdb_SOURCES += \
 	src/lua/module.c src/lua/tensor.c src/lua/trace.c src/lua/dataset.c \
 	src/lua/model.c src/lua/run.c src/lua/compare.c \
 	src/lua/repl.c src/lua/repl.h
+# advisor and bootstrap bindings (helper triage)
+qdb_SOURCES += src/lua/advisor.c

@@ -133,6 +133,7 @@ void qdb_lua_trace_register(lua_State *L);
 void qdb_lua_dataset_register(lua_State *L);
 void qdb_lua_run_register(lua_State *L);
 void qdb_lua_compare_register(lua_State *L);
+void qdb_lua_advisor_register(lua_State *L);
 void qdb_lua_sensitivity_register(lua_State *L);
 
 #endif
