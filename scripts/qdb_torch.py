@@ -41,12 +41,15 @@ renamed over it. Only /usr/bin/python3 with python3-torch (1.13), numpy and
 msgpack is supported. Quantized engine: "onednn" by default (set_engine).
 
 Command line:
-  qdb_torch.py export MODEL.pt -o OUT.qbc --input-shape 1,1,8,8 [--name N]
-  qdb_torch.py trace MODEL.pt DATA.qds -o OUT.qtr [--stage S] [--count N]
-                     [--reference QAT.qbc|QAT.pt] [--name N]
+  qdb_torch.py export MODEL -o OUT.qbc [--input-shape 1,1,8,8] [--name N]
+  qdb_torch.py trace MODEL DATA.qds -o OUT.qtr [--stage S] [--count N]
+                     [--reference QAT.qbc|FILE.py:FUNC] [--name N]
   qdb_torch.py dataset INPUTS.npy [--labels LABELS.npy] -o OUT.qds
                      [--name N] [--input-name x] [--classes a,b,...]
-MODEL.pt is a whole model saved with torch.save(model, "MODEL.pt").
+MODEL is FILE.py:FUNC, a function returning the model or (model,
+example_inputs) - the way for prepared QAT models, which torch 1.13 cannot
+pickle - or a whole model saved with torch.save(model, "MODEL.pt").
+Exit status: 0 done, 2 bad input or a model that cannot be exported.
 """
 
 import argparse
@@ -116,6 +119,13 @@ class _AtomicFile:
         d = os.path.dirname(self.path)
         fd, self.tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp.",
                                         dir=d)
+        try:
+            mode = os.stat(self.path).st_mode & 0o7777
+        except OSError:
+            mask = os.umask(0)
+            os.umask(mask)
+            mode = 0o666 & ~mask
+        os.fchmod(fd, mode)
         self.f = os.fdopen(fd, "wb")
 
     def commit(self):
@@ -321,8 +331,6 @@ def write_dataset(path, inputs, labels=None, name=None, input_name="x",
                 rec["label"] = int(lab[i])
             elif kind == "tensor":
                 rec["label"] = tensor_obj(lab[i])
-            else:
-                rec["label"] = None
             af.f.write(pk.pack(rec))
     return n
 
@@ -393,22 +401,27 @@ def _qdtype_name(dt):
 
 
 def _is_fused_fq(mod):
-    from torch.ao.quantization.fake_quantize import FusedMovingAvgObsFakeQuantize
-    return isinstance(mod, FusedMovingAvgObsFakeQuantize)
+    """A FusedMovingAvgObsFakeQuantize still running its fused C++ forward."""
+    from torch.ao.quantization.fake_quantize import FakeQuantize, FusedMovingAvgObsFakeQuantize
+    return isinstance(mod, FusedMovingAvgObsFakeQuantize) and \
+        getattr(mod.__dict__.get("forward"), "__func__", None) is not FakeQuantize.forward
 
 
 def _forward_qparams(mod):
     """(scale, zero_point) tensors the module's forward quantizes with.
 
-    FusedMovingAvgObsFakeQuantize (the default of the QAT qconfig mappings)
-    recomputes its qparams from the running min/max on every forward, in C++
-    (ChooseQuantizationParams), and only then writes them to its buffers;
-    convert_fx instead calls the Python calculate_qparams(). The two disagree
-    in the last bits and, for symmetric per-channel weights, by up to 0.4%
-    (max(-min/128, max/127) against max(-min, max)/127.5). The forward's
-    values are the ones the QAT model computes with, so the export uses them.
-    They are obtained by running the fused op itself on a dummy input with
-    the observer off, on copies of the state."""
+    FusedMovingAvgObsFakeQuantize (the default of torch 1.13's QAT qconfig
+    mappings) recomputes its qparams from the running min/max on every
+    forward, in C++ (ChooseQuantizationParams), and only then writes them to
+    its buffers; convert_fx instead calls the Python calculate_qparams().
+    They disagree: in the last bits for affine activations, by up to 0.4%
+    for symmetric per-channel weights (max(-min/128, max/127) against
+    max(-min, max)/127.5), and for a weight channel whose values all have
+    one sign the forward even uses an asymmetric range (zero point != 0)
+    where convert_fx uses a symmetric one. The forward's values are what
+    the QAT model computes with, so the export records them; they are
+    obtained by running the fused op itself on a dummy input with the
+    observer off, on copies of the state."""
     from torch.ao.quantization.fake_quantize import FakeQuantizeBase
     if _is_fused_fq(mod):
         o = mod.activation_post_process
@@ -431,50 +444,62 @@ def _forward_qparams(mod):
     return sc.detach().clone(), zp.detach().clone()
 
 
-def _pinned_calculate_qparams(self):
-    return _forward_qparams(self)
-
-
 def pin_qparams(model):
-    """Makes convert_fx quantize with the qparams the QAT forward uses.
+    """Makes the QAT model compute with the qparams convert_fx will use.
 
-    torch 1.13's convert_fx takes every scale and zero point from
-    calculate_qparams(), which for FusedMovingAvgObsFakeQuantize differs from
-    what the QAT forward computed with (see _forward_qparams): the int8
-    model then silently deviates from the QAT model it came from. This binds
-    calculate_qparams of each such module to the forward's values. Call it
-    after torch.ao.quantization.disable_observer and before convert_fx.
-    Returns [(module name, max relative scale change, max zero point change)]
-    for the modules whose qparams convert_fx would otherwise have changed."""
+    In torch 1.13 the fused fake-quant modules of the default QAT qconfig
+    mappings quantize with other qparams than the ones convert_fx takes
+    (see _forward_qparams), so the int8 model silently deviates from the
+    QAT model it came from, and no integer reproduction of the QAT model can
+    match both. This switches every FusedMovingAvgObsFakeQuantize in `model`
+    to the unfused FakeQuantize forward (the same module, same state; the
+    observer still works when enabled) with its scale and zero point set to
+    calculate_qparams(), i.e. to exactly what convert_fx will use. Call it
+    after training, after torch.ao.quantization.disable_observer, before
+    exporting, tracing and convert_fx. Returns [(module name, max relative
+    scale change, max zero-point change)] for the modules that changed."""
     _need_torch()
     import types
+    from torch.ao.quantization.fake_quantize import FakeQuantize
     changed = []
-    for name, mod in model.named_modules():
-        if not _is_fused_fq(mod):
-            continue
-        fs, fz = _forward_qparams(mod)
-        cs, cz = mod.calculate_qparams()
-        cs, cz = cs.reshape(-1).float(), cz.reshape(-1).to(torch.int64)
-        fs, fz = fs.reshape(-1), fz.reshape(-1).to(torch.int64)
-        if cs.shape == fs.shape and (not torch.equal(cs, fs) or not torch.equal(cz, fz)):
-            changed.append((name, float(((cs - fs).abs() / fs).max()),
-                            int((cz - fz).abs().max())))
-        mod.calculate_qparams = types.MethodType(_pinned_calculate_qparams, mod)
+    with torch.no_grad():
+        for name, mod in model.named_modules():
+            if not _is_fused_fq(mod):
+                continue
+            fs, fz = _forward_qparams(mod)
+            mod.forward = types.MethodType(FakeQuantize.forward, mod)
+            o = mod.activation_post_process
+            if not torch.isfinite(o.min_val).all() or not torch.isfinite(o.max_val).all():
+                continue  # never observed: nothing to pin
+            cs, cz = mod.calculate_qparams()
+            cs = cs.reshape(mod.scale.shape).to(mod.scale.dtype) if cs.numel() == mod.scale.numel() \
+                else cs.to(mod.scale.dtype)
+            cz = cz.reshape(-1).to(mod.zero_point.dtype)
+            if mod.scale.shape != cs.shape:
+                mod.scale.resize_(cs.shape)
+                mod.zero_point.resize_(cz.shape)
+            mod.scale.copy_(cs)
+            mod.zero_point.copy_(cz.reshape(mod.zero_point.shape))
+            fs, fz = fs.reshape(-1), fz.reshape(-1).to(torch.int64)
+            cs, cz = cs.reshape(-1), cz.reshape(-1).to(torch.int64)
+            if fs.shape == cs.shape and (not torch.equal(fs, cs) or not torch.equal(fz, cz)):
+                changed.append((name, float(((cs - fs).abs() / fs).max()),
+                                int((cz - fz).abs().max())))
     return changed
 
 
 def _convert_mismatch(mod):
-    """Max relative scale difference between forward and convert_fx qparams."""
-    if not _is_fused_fq(mod) or getattr(mod.calculate_qparams, "__func__", None) \
-            is _pinned_calculate_qparams:
+    """(max relative scale difference, max zero-point difference) between
+    what the QAT forward and convert_fx use for a fake-quant module."""
+    if not _is_fused_fq(mod):
         return 0.0, 0
     fs, fz = _forward_qparams(mod)
     cs, cz = mod.calculate_qparams()
     cs, cz = cs.reshape(-1).float(), cz.reshape(-1).to(torch.int64)
-    if cs.shape != fs.reshape(-1).shape:
+    fs, fz = fs.reshape(-1), fz.reshape(-1).to(torch.int64)
+    if cs.shape != fs.shape:
         return 0.0, 0
-    return (float(((cs - fs.reshape(-1)).abs() / fs.reshape(-1)).max()),
-            int((cz - fz.reshape(-1).to(torch.int64)).abs().max()))
+    return float(((cs - fs).abs() / fs).max()), int((cz - fz).abs().max())
 
 
 def _fq_qparams(mod):
@@ -1006,6 +1031,9 @@ def _lower(gm):
                     dims.append(d)
                     continue
                 dv = val.get(d) if isinstance(d, torch.fx.Node) else None
+                if kind == "permute":
+                    bad = d
+                    break
                 if isinstance(d, torch.fx.Node) and d.op == "call_function" and \
                         d.target is operator.getitem and isinstance(val.get(d.args[0]), tuple) \
                         and val[d.args[0]][0] == "shape" and d.args[1] == 0:
@@ -1015,7 +1043,7 @@ def _lower(gm):
                 else:
                     bad = d
                     break
-            if bad is not None or (kind == "permute" and 0 in dims and dims[0] != 0):
+            if bad is not None:
                 problem(node, "%s with a computed size %r" % (kind, bad))
                 continue
             key = "shape" if kind == "reshape" else "perm"
@@ -1148,7 +1176,8 @@ def export(prepared, example_inputs, path, name=None, stage=None, quiet=False):
         mism.sort(reverse=True)
         print("qdb_torch: warning: convert_fx would quantize %d value(s) with other qparams "
               "than the QAT forward uses (largest: %s, scale %.3g%% off, zero point %d off); "
-              "qdb_torch.pin_qparams(model) before convert_fx makes them agree"
+              "the export records the forward's; qdb_torch.pin_qparams(model) makes "
+              "torch's QAT and int8 models agree"
               % (len(mism), mism[0][2], 100 * mism[0][0], mism[0][1]), file=sys.stderr)
     for w in low.warnings:
         if not quiet:
@@ -1403,12 +1432,34 @@ def dump_trace(model, samples, path, stage=None, ids=None, model_name=None,
 # ---------------------------------------------------------------------------
 # Command line
 
-def _load_model(path):
+def _load_model(spec):
+    """(model, example_inputs or None) from "FILE.py:FUNC" (FUNC() returns a
+    model or (model, example_inputs)) or from a torch.save'd whole model.
+    Prepared QAT models of torch 1.13 do not pickle (their qconfig holds
+    local functions), so FILE.py:FUNC is the way for those: FUNC builds the
+    model, prepares it and loads its state_dict."""
     _need_torch()
-    m = torch.load(path, map_location="cpu")
+    if ":" in spec and spec.rsplit(":", 1)[0].endswith(".py"):
+        import importlib.util
+        path, func = spec.rsplit(":", 1)
+        mspec = importlib.util.spec_from_file_location("qdb_user_model", path)
+        if mspec is None:
+            raise ValueError("%s: cannot load" % path)
+        mod = importlib.util.module_from_spec(mspec)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+        mspec.loader.exec_module(mod)
+        if not hasattr(mod, func):
+            raise ValueError("%s: no function %s" % (path, func))
+        r = getattr(mod, func)()
+        if isinstance(r, tuple):
+            m, ex = r
+            return m, (ex if isinstance(ex, tuple) else (ex,))
+        return r, None
+    m = torch.load(spec, map_location="cpu")
     if isinstance(m, dict):
-        raise SystemExit("%s: a state_dict; save the whole model with torch.save(model, path)" % path)
-    return m
+        raise ValueError("%s: a state_dict; pass FILE.py:FUNC that builds the model, or "
+                         "save the whole model with torch.save(model, path)" % spec)
+    return m, None
 
 
 def _main(argv=None):
@@ -1417,19 +1468,21 @@ def _main(argv=None):
     ap.add_argument("--engine", default="onednn", help="quantized engine (default onednn)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("export", help="prepared QAT model -> .qbc")
-    e.add_argument("model")
+    e.add_argument("model", help="FILE.py:FUNC or a torch.save'd model")
     e.add_argument("-o", "--output", required=True)
-    e.add_argument("--input-shape", required=True,
-                   help="comma-separated, e.g. 1,1,8,8 (several inputs: separate with ';')")
+    e.add_argument("--input-shape",
+                   help="comma-separated, e.g. 1,1,8,8 (several inputs: separate with ';'); "
+                   "needed unless FUNC returns (model, example_inputs)")
     e.add_argument("--name")
     t = sub.add_parser("trace", help="model + dataset -> .qtr")
-    t.add_argument("model")
+    t.add_argument("model", help="FILE.py:FUNC or a torch.save'd model")
     t.add_argument("data", help=".qds dataset")
     t.add_argument("-o", "--output", required=True)
     t.add_argument("--stage")
     t.add_argument("--name")
     t.add_argument("--count", type=int, help="only the first N samples")
-    t.add_argument("--reference", help="exported .qbc or prepared model (for int8 models)")
+    t.add_argument("--reference", help="exported .qbc, or FILE.py:FUNC of the prepared "
+                   "model (for int8 models)")
     d = sub.add_parser("dataset", help=".npy arrays -> .qds")
     d.add_argument("inputs", help=".npy array [N, ...]")
     d.add_argument("-o", "--output", required=True)
@@ -1448,22 +1501,26 @@ def _main(argv=None):
             return 0
         set_engine(a.engine)
         if a.cmd == "export":
-            m = _load_model(a.model)
-            shapes = [[int(v) for v in s.split(",")] for s in a.input_shape.split(";")]
-            ex = tuple(torch.zeros(s) for s in shapes)
+            m, ex = _load_model(a.model)
+            if a.input_shape:
+                shapes = [[int(v) for v in s.split(",")] for s in a.input_shape.split(";")]
+                ex = tuple(torch.zeros(s) for s in shapes)
+            if ex is None:
+                raise ValueError("export: --input-shape is needed (or FUNC returning "
+                                 "(model, example_inputs))")
             g = export(m, ex, a.output, name=a.name)
             print("%s: %d nodes, %d constants, %d quantized values"
                   % (a.output, len(g["nodes"]), len(g["constants"]), len(g["qparams"])))
             return 0
         if a.cmd == "trace":
-            m = _load_model(a.model)
+            m, _ = _load_model(a.model)
             header, ids, inputs, _ = read_dataset(a.data)
             arr = next(iter(inputs.values()))
             if a.count is not None:
                 arr, ids = arr[:a.count], ids[:a.count]
             ref = a.reference
             if ref and not ref.endswith(".qbc"):
-                ref = _load_model(ref)
+                ref = _load_model(ref)[0]
             h = dump_trace(m, torch.from_numpy(np.ascontiguousarray(arr)), a.output,
                            stage=a.stage, ids=ids, model_name=a.name, reference=ref)
             print("%s: stage %s, %d layers, %d samples"

@@ -21,6 +21,10 @@ TUI_TESTS = tests/tui/traces.sh tests/tui/ascii.sh tests/tui/script.sh
 TESTS += $(TUI_TESTS)
 EXTRA_DIST += $(TUI_TESTS) tests/tui/lib.sh tests/tui/mkexpected tests/tui/script.lua \
 	tests/tui/expected
+# qdb import-npy and the PyTorch bridge (helper torch)
+TORCH_TESTS = tests/cli/import_npy.sh tests/torch/bridge.sh
+TESTS += $(TORCH_TESTS)
+EXTRA_DIST += $(TORCH_TESTS) tests/torch/bridge.py tests/torch/common.py tests/torch/qdbref.py
 # qdb run on a torch-exported QAT model (helper exec)
 TESTS += tests/cli/run.sh
 EXTRA_DIST += tests/cli/run.sh testdata/run

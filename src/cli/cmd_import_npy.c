@@ -455,6 +455,22 @@ static int order_entries(struct job *j)
 	for (int i = 0; i < n_graph; i++)
 		strset_intern(&ls, j->layers, &j->n_layers, j->g->nodes[i].name);
 	for (int i = 0; i < j->n; i++) {
+		/* "0003" and "3" are the same sample: key numbers by value */
+		int64_t num;
+		if (number_id(j->e[i].sample, &num)) {
+			char buf[32];
+			snprintf(buf, sizeof buf, "%lld", (long long)num);
+			if (strcmp(buf, j->e[i].sample)) {
+				char *c = qdb_strdup(buf);
+				if (!c) {
+					qdb_free(ls.slot);
+					qdb_free(ss.slot);
+					return oom();
+				}
+				qdb_free(j->e[i].sample);
+				j->e[i].sample = c;
+			}
+		}
 		j->e[i].layer_ix = strset_intern(&ls, j->layers, &j->n_layers, j->e[i].layer);
 		j->e[i].sample_ix = strset_intern(&ss, j->samples, &j->n_samples, j->e[i].sample);
 	}
