@@ -19,7 +19,8 @@ libqdbcore_a_SOURCES += \
 	src/analysis/inspect.c src/analysis/inspect.h
 # eval (a model or trace over a dataset, accuracy, bad cases) and
 # sensitivity (per-node revert / per-value quantize ranking): helper lua.
-libqdbcore_a_SOURCES += src/analysis/eval.c src/analysis/eval.h
+libqdbcore_a_SOURCES += src/analysis/eval.c src/analysis/eval.h \
+	src/analysis/sensitivity.c src/analysis/sensitivity.h
 # advisor (qdb check, triage step 0): helper triage.
 libqdbcore_a_SOURCES += src/analysis/advisor.c src/analysis/advisor.h
 check_PROGRAMS += tests/unit/advisor.t

@@ -4,6 +4,7 @@ qdb_SOURCES += \
 	src/lua/qdb_lua.h src/lua/lqdb.h src/lua/lmodel.h \
 	src/lua/module.c src/lua/tensor.c src/lua/trace.c src/lua/dataset.c \
 	src/lua/model.c src/lua/run.c src/lua/compare.c \
+	src/lua/sensitivity.c \
 	src/lua/repl.c src/lua/repl.h
 # advisor and bootstrap bindings (helper triage)
 qdb_SOURCES += src/lua/advisor.c

@@ -25,7 +25,6 @@
 #define QDB_LUA_DATASET "qdb.Dataset"
 #define QDB_LUA_RUN "qdb.Run"
 #define QDB_LUA_COMPARISON "qdb.Comparison"
-#define QDB_LUA_SENSITIVITY "qdb.Sensitivity"
 
 /* Every userdata that tensors can be views into starts with this. Its
  * __gc and __close call qdb_lua_owner_close: the object is marked closed

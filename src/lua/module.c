@@ -340,6 +340,7 @@ int luaopen_qdb(lua_State *L)
 	qdb_lua_run_register(L);
 	qdb_lua_compare_register(L);
 	qdb_lua_advisor_register(L); /* advisor.c: check, check_rules, bootstrap */
+	qdb_lua_sensitivity_register(L);
 	lua_pushstring(L, PACKAGE_VERSION);
 	lua_setfield(L, -2, "version");
 	lua_newtable(L);

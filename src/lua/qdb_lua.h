@@ -3,7 +3,7 @@
  * luaopen_qdb pushes the module table (it is also what `require "qdb"`
  * returns once qdb_lua_openlibs registered it in package.preload). Every C
  * object reaches Lua as full userdata with one metatable per type (Tensor,
- * Model, Trace, Dataset, Run, Comparison, Sensitivity); the garbage
+ * Model, Trace, Dataset, Run, Comparison, and the writers); the garbage
  * collector (or a to-be-closed variable) frees it. A view (a Tensor read
  * from a Trace, a Run or a Model's constant) holds a reference to its parent
  * in a user value, so the parent cannot be collected first. Misuse raises a
