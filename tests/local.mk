@@ -28,3 +28,6 @@ EXTRA_DIST += $(TORCH_TESTS) tests/torch/bridge.py tests/torch/common.py tests/t
 # qdb run on a torch-exported QAT model (helper exec)
 TESTS += tests/cli/run.sh
 EXTRA_DIST += tests/cli/run.sh testdata/run
+# qdb check, qdb triage, SVG charts (helper triage)
+TESTS += tests/lua/svg.lua
+EXTRA_DIST += tests/lua/svg.lua

@@ -13,6 +13,9 @@
  *       -> {estimate, lo, hi, se, reps, level, n}: percentile CI of mean(a)
  *       (or of mean(a) - mean(b), paired); a and b are lists of numbers
  *       (booleans count as 1/0).
+ *   qdb.write_file(path, string) -> true | nil, msg: writes a whole file
+ *       atomically (temporary beside it, fsync, rename), as every qdb
+ *       writer does; the triage bundle's reports and charts go through it.
  */
 #include "config.h"
 
@@ -23,6 +26,7 @@
 
 #include "analysis/advisor.h"
 #include "analysis/bootstrap.h"
+#include "io/file.h"
 #include "lua/lmodel.h"
 #include "lua/lqdb.h"
 
@@ -227,12 +231,32 @@ static int l_bootstrap(lua_State *L)
 	return 1;
 }
 
+static int l_write_file(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	size_t n;
+	const char *data = luaL_checklstring(L, 2, &n);
+	struct qdb_atomic a;
+	struct qdb_err err;
+	if (qdb_atomic_open(&a, path, &err))
+		return qdb_lua_fail(L, &err);
+	if (n && fwrite(data, 1, n, a.fp) != n) {
+		qdb_atomic_abort(&a);
+		return qdb_lua_failf(L, "%s: write failed", path);
+	}
+	if (qdb_atomic_commit(&a, &err))
+		return qdb_lua_fail(L, &err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 void qdb_lua_advisor_register(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{"check", l_check},
 		{"check_rules", l_check_rules},
 		{"bootstrap", l_bootstrap},
+		{"write_file", l_write_file},
 		{NULL, NULL},
 	};
 	luaL_setfuncs(L, funcs, 0);

@@ -8,3 +8,5 @@ qdb_SOURCES += \
 	src/lua/repl.c src/lua/repl.h
 # advisor and bootstrap bindings (helper triage)
 qdb_SOURCES += src/lua/advisor.c
+# Lua library of the triage (installed under $(pkgdatadir)/lua)
+nobase_dist_pkgdata_DATA += lua/qdb/svg.lua
