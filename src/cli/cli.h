@@ -30,12 +30,14 @@ struct qdb_cmd {
 	X(run, qdb_cmd_run, "run a graph over a dataset (outputs, accuracy, --trace)") \
 	X(lua, qdb_cmd_lua, "interactive Lua console with the qdb module") \
 	X(script, qdb_cmd_script, "run a Lua script with the qdb module") \
+	X(sensitivity, qdb_cmd_sensitivity, "rank the nodes or values the output is most sensitive to") \
 	X(import_npy, qdb_cmd_import_npy, "turn per-layer .npy dumps into a trace") \
 	X(tui, qdb_cmd_tui, "the full-screen debugger (also `qdb A B`; `qdb` alone: the demo)") \
 	X(version, qdb_cmd_version, "print the version")
 
 int qdb_cmd_lua(int argc, char **argv);
 int qdb_cmd_script(int argc, char **argv);
+int qdb_cmd_sensitivity(int argc, char **argv);
 int qdb_cmd_version(int argc, char **argv);
 int qdb_cmd_tui(int argc, char **argv); /* src/tui/tui.c */
 int qdb_cmd_import_npy(int argc, char **argv);

@@ -5,7 +5,7 @@ qdb_SOURCES += \
 	src/cli/table.c src/cli/table.h \
 	src/cli/filekind.c src/cli/filekind.h \
 	src/cli/cmd_info.c src/cli/cmd_compare.c
-qdb_SOURCES += src/cli/cmd_lua.c src/cli/cmd_script.c
+qdb_SOURCES += src/cli/cmd_lua.c src/cli/cmd_script.c src/cli/cmd_sensitivity.c
 qdb_SOURCES += src/cli/cmd_import_npy.c
 qdb_SOURCES += src/cli/cmd_run.c
 qdb_SOURCES += src/cli/cmd_check.c
