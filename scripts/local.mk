@@ -2,3 +2,9 @@
 # demo and the compare benchmark (helper cli)
 EXTRA_DIST += scripts/run-demo scripts/bench/compare scripts/bench/compare_numpy.py
 EXTRA_DIST += scripts/bench/tui
+# graph interpreter benchmark (helper exec); the timer is not installed
+noinst_PROGRAMS += scripts/bench/interp-time
+scripts_bench_interp_time_SOURCES = scripts/bench/interp_time.c
+scripts_bench_interp_time_CFLAGS = $(AM_CFLAGS) $(CORE_CFLAGS)
+scripts_bench_interp_time_LDADD = $(CORE_LIBS)
+EXTRA_DIST += scripts/bench/interp
