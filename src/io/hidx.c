@@ -99,7 +99,7 @@ static int name_eq(const void *ctx, int item, const void *key)
 {
 	const struct strkey *k = key;
 	const char *name = item_name(ctx, item);
-	return strlen(name) == k->n && memcmp(name, k->s, k->n) == 0;
+	return strlen(name) == k->n && (k->n == 0 || memcmp(name, k->s, k->n) == 0);
 }
 
 int qdb_name_find(const int *slot, int cap, const struct qdb_name_items *items, const char *s,

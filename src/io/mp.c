@@ -191,14 +191,15 @@ static int wrong_type(const msgpack_object *o, const char *what, const char *wan
 int qdb_mp_str_eq(const msgpack_object *o, const char *s)
 {
 	size_t n = strlen(s);
+	/* msgpack-c gives empty strings a NULL pointer: never memcmp those */
 	return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
-	       memcmp(o->via.str.ptr, s, n) == 0;
+	       (n == 0 || memcmp(o->via.str.ptr, s, n) == 0);
 }
 
 static int key_cmp(const msgpack_object *a, const msgpack_object *b)
 {
 	uint32_t na = a->via.str.size, nb = b->via.str.size;
-	int c = memcmp(a->via.str.ptr, b->via.str.ptr, na < nb ? na : nb);
+	int c = na && nb ? memcmp(a->via.str.ptr, b->via.str.ptr, na < nb ? na : nb) : 0;
 	return c ? c : (na > nb) - (na < nb);
 }
 
@@ -338,10 +339,10 @@ int qdb_mp_as_str(const msgpack_object *o, const char *what, const char **p, siz
 {
 	if (o->type != MSGPACK_OBJECT_STR)
 		return wrong_type(o, what, "str", err);
-	if (memchr(o->via.str.ptr, 0, o->via.str.size))
-		return qdb_err_set(err, QDB_EFORMAT, "%s: string contains a NUL byte", what);
-	*p = o->via.str.ptr;
 	*n = o->via.str.size;
+	*p = *n ? o->via.str.ptr : ""; /* msgpack-c: NULL for empty strings */
+	if (memchr(*p, 0, *n))
+		return qdb_err_set(err, QDB_EFORMAT, "%s: string contains a NUL byte", what);
 	return QDB_OK;
 }
 
