@@ -992,15 +992,17 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: qdb [tui] [A B] [--data DS.qds] [--map FILE] [--threshold COND]...\n"
-		"              [--script FILE.lua] [--samples N]\n"
+		"              [--script FILE.lua] [--samples N] [--select LAYER] [--sample ID]\n"
 		"  A, B       reference and candidate: traces (.qtr) or graphs (.qbc, need --data)\n"
 		"  no files   the bundled digits demo (quantized-bad.qbc against qat.qbc)\n"
+		"  --select LAYER, --sample ID   start on that layer (A or B name) and sample\n"
 		"Keys: press ? inside. man qdb, section TUI.\n");
 }
 
 struct tui_args {
 	struct qdb_session_opts so;
 	const char *script;
+	const char *select, *sample; /* --select LAYER, --sample ID: where to start */
 	char demo[PATH_MAX];
 	char da[PATH_MAX + 32], db[PATH_MAX + 32], dd[PATH_MAX + 32];
 };
@@ -1013,6 +1015,8 @@ static int parse_args(int argc, char **argv, struct tui_args *a)
 		{"threshold", required_argument, NULL, 't'},
 		{"script", required_argument, NULL, 's'},
 		{"samples", required_argument, NULL, 'n'},
+		{"select", required_argument, NULL, 'L'},
+		{"sample", required_argument, NULL, 'I'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1046,6 +1050,12 @@ static int parse_args(int argc, char **argv, struct tui_args *a)
 			break;
 		case 's':
 			a->script = optarg;
+			break;
+		case 'L':
+			a->select = optarg;
+			break;
+		case 'I':
+			a->sample = optarg;
 			break;
 		case 'n':
 			if (qdb_parse_long(optarg, &v) || v <= 0) {
@@ -1224,6 +1234,18 @@ int tui_main(int argc, char **argv)
 	for (int i = 0; i < n_s; i++)
 		t->first_div[i] = -2;
 	t->row = n_rows ? 0 : -1;
+	/* --select / --sample (e.g. from qdb triage --open): checked before the
+	 * screen is taken, so a bad name is a plain one-line error. */
+	if (a->select && (t->row = qdb_session_find_row(t->s, a->select)) < 0) {
+		fprintf(stderr, "qdb: --select: no aligned layer '%s'\n", a->select);
+		rc = QDB_EXIT_BADINPUT;
+		goto out;
+	}
+	if (a->sample && (t->sample = qdb_session_find_sample(t->s, a->sample)) < 0) {
+		fprintf(stderr, "qdb: --sample: no shared sample '%s'\n", a->sample);
+		rc = QDB_EXIT_BADINPUT;
+		goto out;
+	}
 
 	setlocale(LC_ALL, "");
 	t->utf8 = locale_is_utf8();
