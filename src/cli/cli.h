@@ -28,6 +28,8 @@ struct qdb_cmd {
 	X(compare, qdb_cmd_compare, "compare two traces layer by layer") \
 	X(check, qdb_cmd_check, "advisor: what in a model (and trace) breaks consistency") \
 	X(run, qdb_cmd_run, "run a graph over a dataset (outputs, accuracy, --trace)") \
+	X(convert, qdb_cmd_convert, "qat graph -> integer graph (profile torch or fixed)") \
+	X(edit, qdb_cmd_edit, "move nodes of a quantized graph to cpu or bpu") \
 	X(lua, qdb_cmd_lua, "interactive Lua console with the qdb module") \
 	X(script, qdb_cmd_script, "run a Lua script with the qdb module") \
 	X(sensitivity, qdb_cmd_sensitivity, "rank the nodes or values the output is most sensitive to") \
@@ -45,5 +47,7 @@ int qdb_cmd_info(int argc, char **argv);
 int qdb_cmd_compare(int argc, char **argv);
 int qdb_cmd_check(int argc, char **argv);
 int qdb_cmd_run(int argc, char **argv);
+int qdb_cmd_convert(int argc, char **argv);
+int qdb_cmd_edit(int argc, char **argv);
 
 #endif

@@ -9,3 +9,4 @@ qdb_SOURCES += src/cli/cmd_lua.c src/cli/cmd_script.c src/cli/cmd_sensitivity.c
 qdb_SOURCES += src/cli/cmd_import_npy.c
 qdb_SOURCES += src/cli/cmd_run.c
 qdb_SOURCES += src/cli/cmd_check.c
+qdb_SOURCES += src/cli/cmd_convert.c src/cli/cmd_edit.c

@@ -4,6 +4,9 @@ libqdbcore_a_SOURCES += \
 libqdbcore_a_SOURCES += \
 	src/graph/validate.c \
 	src/graph/exec.c src/graph/exec.h
+libqdbcore_a_SOURCES += \
+	src/graph/convert.c src/graph/convert.h \
+	src/graph/edit.c src/graph/edit.h
 check_PROGRAMS += tests/unit/exec.t
 tests_unit_exec_t_SOURCES = tests/unit/test_exec.c tests/unit/tap.h tests/unit/graph_util.h
 tests_unit_exec_t_CFLAGS = $(UNIT_CFLAGS)

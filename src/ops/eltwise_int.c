@@ -92,6 +92,13 @@ static size_t elt_scratch(const struct qdb_graph *g, int node, const void *prep)
 	return 3 * CHUNK * sizeof(int32_t);
 }
 
+/* x * M: the int32 fast path when x fits. */
+static inline int32_t rq64(int64_t x, struct qdb_rq m, enum qdb_rounding r)
+{
+	return x >= INT32_MIN && x <= INT32_MAX ? qdb_rq_apply((int32_t)x, m, r)
+						: qdb_rq_apply64(x, m, r);
+}
+
 static void elt_compute(const struct elt_prep *ep, const int32_t *a, const int32_t *b,
 			int32_t *out, int64_t n)
 {
@@ -105,11 +112,10 @@ static void elt_compute(const struct elt_prep *ep, const int32_t *a, const int32
 			return;
 		}
 		for (int64_t i = 0; i < n; i++) {
-			int32_t x = (int32_t)(((int64_t)a[i] - ep->a.zp) * ((int64_t)1 << ep->left_shift));
-			int32_t z = (int32_t)(((int64_t)b[i] - ep->b.zp) * ((int64_t)1 << ep->left_shift));
-			int64_t sum = (int64_t)qdb_rq_apply(x, ep->ra, ep->rounding) +
-				      qdb_rq_apply(z, ep->rb, ep->rounding);
-			int64_t r = (int64_t)qdb_rq_apply64(sum, ep->ro, ep->rounding) + zy;
+			int64_t x = ((int64_t)a[i] - ep->a.zp) * ((int64_t)1 << ep->left_shift);
+			int64_t z = ((int64_t)b[i] - ep->b.zp) * ((int64_t)1 << ep->left_shift);
+			int64_t sum = (int64_t)rq64(x, ep->ra, ep->rounding) + rq64(z, ep->rb, ep->rounding);
+			int64_t r = (int64_t)rq64(sum, ep->ro, ep->rounding) + zy;
 			out[i] = (int32_t)qdb_clamp64(r, lo, hi);
 		}
 		return;
@@ -121,10 +127,7 @@ static void elt_compute(const struct elt_prep *ep, const int32_t *a, const int32
 			float v = nearbyintf((float)p * ep->mul_m);
 			r = (v > 4e18f || v < -4e18f ? (v > 0 ? hi : lo) : (int64_t)v + zy);
 		} else {
-			r = (int64_t)(p >= INT32_MIN && p <= INT32_MAX
-					      ? qdb_rq_apply((int32_t)p, ep->rm, ep->rounding)
-					      : qdb_rq_apply64(p, ep->rm, ep->rounding)) +
-			    zy;
+			r = (int64_t)rq64(p, ep->rm, ep->rounding) + zy;
 		}
 		out[i] = (int32_t)qdb_clamp64(r, lo, hi);
 	}

@@ -31,7 +31,15 @@ int qdb_qp_of(const struct qdb_graph *g, int node, int value, struct qdb_qp *qp,
 	qp->s = v->q.scale[0];
 	qp->zp = v->q.zero_point[0];
 	qp->dt = v->qdtype;
-	qdb_quant_range(&v->q, v->qdtype, &qp->lo, &qp->hi);
+	if (g->profile == QDB_PROFILE_TORCH) {
+		/* torch's quantized tensors know only their dtype: its kernels
+		 * saturate there, not at the (reduced) quant_min/quant_max that
+		 * fake quant used. */
+		qp->lo = qdb_dtype_min(qp->dt);
+		qp->hi = qdb_dtype_max(qp->dt);
+	} else {
+		qdb_quant_range(&v->q, v->qdtype, &qp->lo, &qp->hi);
+	}
 	if (qp->zp < qdb_dtype_min(qp->dt) || qp->zp > qdb_dtype_max(qp->dt))
 		return qdb_err_set(err, QDB_EFORMAT, "node %s: value %s: zero point %lld outside %s",
 				   nn, v->name, (long long)qp->zp, qdb_dtype_name(qp->dt));

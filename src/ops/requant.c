@@ -41,37 +41,13 @@ double qdb_rq_value(struct qdb_rq m)
 	return ldexp((double)m.mult, m.shift - 31);
 }
 
-int32_t qdb_rq_srdhm(int32_t a, int32_t b)
-{
-	if (a == b && a == INT32_MIN)
-		return INT32_MAX;
-	int64_t ab = (int64_t)a * (int64_t)b;
-	int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-	/* C division truncates toward zero, as gemmlowp relies on. */
-	return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-}
-
-int32_t qdb_rq_rdbpot(int32_t x, int exponent)
-{
-	if (exponent <= 0)
-		return x;
-	if (exponent > 31)
-		exponent = 31;
-	int32_t mask = (int32_t)((((int64_t)1) << exponent) - 1);
-	int32_t remainder = x & mask;
-	int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-	/* Arithmetic right shift of a negative value: implementation-defined
-	 * in C11 but arithmetic on every compiler qdb targets. */
-	return (x >> exponent) + (remainder > threshold ? 1 : 0);
-}
-
 /* x / 2^s rounded, s in [1, 126], x a 128-bit signed value. */
 static __int128 shift_round128(__int128 x, int s, enum qdb_rounding r)
 {
 	__int128 one = 1;
 	__int128 half = one << (s - 1);
 	__int128 fl = x >> s; /* floor */
-	__int128 rem = x - (fl << s);
+	__int128 rem = x - fl * (one << s);
 	switch (r) {
 	case QDB_ROUND_HALF_UP:
 		return fl + (rem >= half ? 1 : 0);
@@ -100,7 +76,7 @@ int32_t qdb_rq_apply64(int64_t x, struct qdb_rq m, enum qdb_rounding r)
 		/* Double rounding as TFLite: high-mul (x * 2^left * mult / 2^31,
 		 * half away), then divide by 2^right (half away). */
 		int left = m.shift > 0 ? m.shift : 0, right = m.shift > 0 ? 0 : -m.shift;
-		__int128 p = ((__int128)x << left) * m.mult;
+		__int128 p = (__int128)x * ((__int128)1 << left) * m.mult;
 		__int128 hi = shift_round128(p, 31, QDB_ROUND_HALF_AWAY);
 		if (right > 0)
 			hi = shift_round128(hi, right, QDB_ROUND_HALF_AWAY);
@@ -108,34 +84,6 @@ int32_t qdb_rq_apply64(int64_t x, struct qdb_rq m, enum qdb_rounding r)
 	}
 	__int128 p = (__int128)x * m.mult;
 	return sat128(shift_round128(p, 31 - m.shift, r));
-}
-
-int32_t qdb_rq_apply(int32_t x, struct qdb_rq m, enum qdb_rounding r)
-{
-	if (m.mult == 0)
-		return 0;
-	int s = 31 - m.shift; /* 1 .. 62 */
-	switch (r) {
-	case QDB_ROUND_HALF_AWAY: {
-		int left = m.shift > 0 ? m.shift : 0, right = m.shift > 0 ? 0 : -m.shift;
-		int64_t xl = (int64_t)x << left;
-		if (xl < INT32_MIN || xl > INT32_MAX)
-			return qdb_rq_apply64(x, m, r);
-		return qdb_rq_rdbpot(qdb_rq_srdhm((int32_t)xl, m.mult), right);
-	}
-	case QDB_ROUND_HALF_UP: {
-		int64_t p = (int64_t)x * m.mult + ((int64_t)1 << (s - 1));
-		return qdb_sat_i32(p >> s);
-	}
-	case QDB_ROUND_HALF_EVEN:
-	default: {
-		int64_t p = (int64_t)x * m.mult;
-		int64_t fl = p >> s, rem = p - (fl << s), half = (int64_t)1 << (s - 1);
-		if (rem > half || (rem == half && (fl & 1)))
-			fl++;
-		return qdb_sat_i32(fl);
-	}
-	}
 }
 
 int64_t qdb_rq_div_round(int64_t num, int64_t den, enum qdb_rounding r)

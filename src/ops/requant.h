@@ -60,19 +60,9 @@ int qdb_rq_from_double(double real, struct qdb_rq *out);
 /* The multiplier's exact value. */
 double qdb_rq_value(struct qdb_rq m);
 
-/* TFLite primitives (exposed for tests). */
-int32_t qdb_rq_srdhm(int32_t a, int32_t b);
-int32_t qdb_rq_rdbpot(int32_t x, int exponent);
-
-/* round(x * M) with the given rounding, saturated to int32. */
-int32_t qdb_rq_apply(int32_t x, struct qdb_rq m, enum qdb_rounding r);
-/* Same for a 64-bit x (int16 accumulators, products of 16-bit values). */
+/* round(x * M) for a 64-bit x (int16 accumulators, products of 16-bit
+ * values), saturated to int32. */
 int32_t qdb_rq_apply64(int64_t x, struct qdb_rq m, enum qdb_rounding r);
-
-/* num / den (den > 0) rounded; used for averages. */
-int64_t qdb_rq_div_round(int64_t num, int64_t den, enum qdb_rounding r);
-/* A real value rounded to an integer (ties by the mode). */
-double qdb_rq_round(double x, enum qdb_rounding r);
 
 /* Saturating narrowing helpers. */
 static inline int32_t qdb_sat_i32(int64_t v)
@@ -83,6 +73,67 @@ static inline int64_t qdb_clamp64(int64_t v, int64_t lo, int64_t hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
 }
+
+/* TFLite's SaturatingRoundingDoublingHighMul: round(a * b / 2^31), ties
+ * away from zero. */
+static inline int32_t qdb_rq_srdhm(int32_t a, int32_t b)
+{
+	if (a == b && a == INT32_MIN)
+		return INT32_MAX;
+	int64_t ab = (int64_t)a * (int64_t)b;
+	int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+	/* C division truncates toward zero, as gemmlowp relies on. */
+	return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* TFLite's RoundingDivideByPOT: x / 2^exponent, ties away from zero. */
+static inline int32_t qdb_rq_rdbpot(int32_t x, int exponent)
+{
+	if (exponent <= 0)
+		return x;
+	if (exponent > 31)
+		exponent = 31;
+	int32_t mask = (int32_t)((((int64_t)1) << exponent) - 1);
+	int32_t remainder = x & mask;
+	int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+	/* Arithmetic right shift of a negative value: implementation-defined
+	 * in C11 but arithmetic on every compiler qdb targets. */
+	return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* round(x * M) with the given rounding, saturated to int32. */
+static inline int32_t qdb_rq_apply(int32_t x, struct qdb_rq m, enum qdb_rounding r)
+{
+	if (m.mult == 0)
+		return 0;
+	int s = 31 - m.shift; /* 1 .. 62 */
+	switch (r) {
+	case QDB_ROUND_HALF_AWAY: {
+		int left = m.shift > 0 ? m.shift : 0, right = m.shift > 0 ? 0 : -m.shift;
+		int64_t xl = (int64_t)x * ((int64_t)1 << left);
+		if (xl < INT32_MIN || xl > INT32_MAX)
+			return qdb_rq_apply64(x, m, r);
+		return qdb_rq_rdbpot(qdb_rq_srdhm((int32_t)xl, m.mult), right);
+	}
+	case QDB_ROUND_HALF_UP: {
+		int64_t p = (int64_t)x * m.mult + ((int64_t)1 << (s - 1));
+		return qdb_sat_i32(p >> s);
+	}
+	case QDB_ROUND_HALF_EVEN:
+	default: {
+		int64_t p = (int64_t)x * m.mult;
+		int64_t fl = p >> s, rem = p - fl * ((int64_t)1 << s), half = (int64_t)1 << (s - 1);
+		if (rem > half || (rem == half && (fl & 1)))
+			fl++;
+		return qdb_sat_i32(fl);
+	}
+	}
+}
+
+/* num / den (den > 0) rounded; used for averages. */
+int64_t qdb_rq_div_round(int64_t num, int64_t den, enum qdb_rounding r);
+/* A real value rounded to an integer (ties by the mode). */
+double qdb_rq_round(double x, enum qdb_rounding r);
 
 /* ---- torch profile ---- */
 
