@@ -78,12 +78,16 @@ if "$QDB" convert --help >/dev/null 2>&1; then
 	t "quantized: integer semantics, no cpu nodes" pyj "d['semantics'] == 'int' and d['cpu_nodes'] == 0 and d['stage'] == 'quantized'"
 	t "quantized --cpu c1,fc: 2 cpu nodes" run 0 "$QDB" run -f json --cpu c1,fc "$tmp/q.qbc" --data "$R/tiny.qds"
 	t "quantized --cpu: cpu_nodes 2" pyj "d['cpu_nodes'] == 2"
-	t "quantized trace keeps integers" sh -c "'$QDB' run -t '$tmp/q.qtr' '$tmp/q.qbc' --data '$R/tiny.qds' >/dev/null && '$QDB' compare -f json '$R/tiny_qat_pt.qtr' '$tmp/q.qtr' > '$tmp/out'; [ \$? -le 1 ]"
+	t "quantized --trace" sh -c "'$QDB' run -t '$tmp/q.qtr' '$tmp/q.qbc' --data '$R/tiny.qds' >/dev/null && '$QDB' info -f json '$tmp/q.qtr' > '$tmp/out'"
+	t "quantized trace keeps integers (c1 is u8 or i8)" pyj "[l['dtype'] for l in d[0]['layers'] if l['name'] == 'c1'][0] in ('u8', 'i8')"
+	t "quantized vs torch qat" sh -c "'$QDB' compare -f json '$R/tiny_qat_pt.qtr' '$tmp/q.qtr' > '$tmp/out'; [ \$? -le 1 ]"
 	t "quantized vs torch qat: outputs agree (cosine > 0.99)" pyj "M('fc','cosine')['mean'] > 0.99"
-	t "all nodes on cpu: close to qat" sh -c "'$QDB' run -t '$tmp/c.qtr' --cpu c1,dw,r2,c2,mp,add,pool,flatten,fc '$tmp/q.qbc' --data '$R/tiny.qds' >/dev/null && '$QDB' compare -f json '$R/tiny_qat_pt.qtr' '$tmp/c.qtr' > '$tmp/out'; [ \$? -le 1 ]"
-	t "all-cpu quantized vs qat: cosine > 0.9999 at the output" pyj "M('fc','cosine')['mean'] > 0.9999"
+	all=$("$PY" -c "import msgpack,sys; g=msgpack.unpackb(open(sys.argv[1],'rb').read(), raw=False); print(','.join(n['name'] for n in g['nodes']))" "$tmp/q.qbc")
+	t "all nodes on cpu = --stage-mode float, bit for bit" sh -c "'$QDB' run -t '$tmp/c.qtr' --cpu '$all' '$tmp/q.qbc' --data '$R/tiny.qds' >/dev/null && '$QDB' run -m float -t '$tmp/f2.qtr' '$tmp/q.qbc' --data '$R/tiny.qds' >/dev/null && '$QDB' compare -t 'max_abs>0' '$tmp/f2.qtr' '$tmp/c.qtr' >/dev/null"
+	t "all nodes on cpu vs torch qat: output cosine > 0.999" sh -c "'$QDB' compare -f json '$R/tiny_qat_pt.qtr' '$tmp/c.qtr' > '$tmp/out'; [ \$? -le 1 ]"
+	t "all-cpu output close to qat" pyj "M('fc','cosine')['mean'] > 0.999"
 else
-	for i in 1 2 3 4 5 6 7 8 9; do n=$((n + 1)); echo "ok $n # SKIP qdb convert not available"; done
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do n=$((n + 1)); echo "ok $n # SKIP qdb convert not available"; done
 fi
 
 done_testing

@@ -73,6 +73,18 @@ static int tg_const(struct qdb_graph *g, const char *name, int rank, const int64
 	return v;
 }
 
+/* Constant from any tensor (copied, quant params included). */
+static int tg_const_t(struct qdb_graph *g, const char *name, const struct qdb_tensor *t)
+	__attribute__((unused));
+static int tg_const_t(struct qdb_graph *g, const char *name, const struct qdb_tensor *t)
+{
+	struct qdb_err e;
+	int v = qdb_graph_add_constant(g, name, t, &e);
+	if (v < 0)
+		tg_die(name, &e);
+	return v;
+}
+
 /* Node with comma-separated input and output value names. */
 static int tg_node(struct qdb_graph *g, const char *name, const char *op, const char *ins,
 		   const char *outs) __attribute__((unused));

@@ -381,11 +381,195 @@ static void test_quantized_cpu(void)
 	qdb_graph_delete(gc);
 }
 
+/* A hand-made quantized graph: quantize -> conv1 -> gelu (cpu) -> conv2 ->
+ * dequantize. Checks the cpu/bpu boundary semantics against a computation
+ * done here, cone re-runs after device toggles, and run copies. */
+struct hook_log {
+	int n, nodes[16];
+};
+
+static int log_hook(void *ctx, struct qdb_run *r, int node, const struct qdb_tensor *const *out,
+		    int n_out)
+{
+	struct hook_log *l = ctx;
+	(void)r;
+	(void)out;
+	(void)n_out;
+	if (l->n < 16)
+		l->nodes[l->n] = node;
+	l->n++;
+	return 0;
+}
+
+static struct qdb_graph *mixed_graph(void)
+{
+	static const int64_t xs[] = {1, 4, 6, 6}, w1s[] = {8, 4, 3, 3}, w2s[] = {4, 8, 1, 1};
+	static const int64_t b1s[] = {8}, b2s[] = {4};
+	struct qdb_err e;
+	struct qdb_graph *g = tg_new(QDB_STAGE_QUANTIZED);
+	g->profile = QDB_PROFILE_TORCH;
+	g->rounding = QDB_ROUND_HALF_EVEN;
+	tg_in(g, "x", 4, xs);
+	struct qdb_tensor w;
+	double sc[8];
+	for (int pass = 0; pass < 2; pass++) {
+		const int64_t *ws = pass ? w2s : w1s;
+		int o = (int)ws[0];
+		qdb_tensor_init(&w);
+		qdb_tensor_alloc(&w, QDB_I8, 4, ws, &e);
+		int64_t n = qdb_tensor_numel(&w);
+		unsigned seed = 31u + (unsigned)pass;
+		for (int64_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			((int8_t *)w.data)[i] = (int8_t)((int)((seed >> 8) % 255u) - 127);
+		}
+		for (int c = 0; c < o; c++)
+			sc[c] = 0.002 + 0.0005 * c;
+		qdb_quant_set_channels(&w.q, o, 0, sc, NULL, -127, 127, &e);
+		tg_const_t(g, pass ? "w2" : "w1", &w);
+		qdb_tensor_done(&w);
+	}
+	fill(wbuf, 8, 41, 0.2f);
+	tg_const(g, "b1", 1, b1s, wbuf);
+	fill(wbuf, 4, 43, 0.2f);
+	tg_const(g, "b2", 1, b2s, wbuf);
+	tg_node(g, "quant", "quantize", "x", "xq");
+	tg_node(g, "conv1", "conv2d", "xq,w1,b1", "a");
+	tg_ints(g, "conv1", "padding", 2, 1, 1, 0, 0);
+	tg_node(g, "gelu", "gelu", "a", "ge");
+	tg_node(g, "conv2", "conv2d", "ge,w2,b2", "c");
+	tg_node(g, "deq", "dequantize", "c", "y");
+	tg_out(g, "y");
+	tg_q(g, "xq", 0.05, 0, QDB_I8, INT64_MIN, INT64_MAX);
+	tg_q(g, "a", 0.04, -5, QDB_I8, INT64_MIN, INT64_MAX);
+	tg_q(g, "ge", 0.03, -100, QDB_I8, INT64_MIN, INT64_MAX);
+	tg_q(g, "c", 0.05, 3, QDB_I8, INT64_MIN, INT64_MAX);
+	tg_n(g, "gelu")->device = QDB_DEV_CPU;
+	return g;
+}
+
+static int set_x6(struct qdb_run *r, const float *x, struct qdb_err *e)
+{
+	static const int64_t xs[] = {1, 4, 6, 6};
+	struct qdb_tensor t;
+	qdb_tensor_init(&t);
+	int rc = qdb_tensor_view(&t, QDB_F32, 4, xs, x, sizeof(float) * 144, e);
+	if (!rc)
+		rc = qdb_run_set_input(r, 0, &t, e);
+	qdb_tensor_done(&t);
+	return rc;
+}
+
+static void test_boundary(void)
+{
+	if (!qdb_kernel_for(QDB_OP_CONV2D, QDB_EXEC_INT) ||
+	    !qdb_kernel_for(QDB_OP_QUANTIZE, QDB_EXEC_INT) ||
+	    !qdb_kernel_for(QDB_OP_DEQUANTIZE, QDB_EXEC_INT)) {
+		tap_skip(13, "integer kernels not available");
+		return;
+	}
+	struct qdb_err e;
+	struct qdb_graph *g = mixed_graph();
+	struct qdb_exec *x = NULL, *xf = NULL;
+	struct qdb_run *r = NULL, *cp = NULL, *rf = NULL;
+	static float in[144];
+	fill(in, 144, 77, 2.0f);
+	int rc = qdb_graph_validate(g, &e) || qdb_exec_new(g, QDB_SEM_NATIVE, &x, &e) ||
+		 qdb_run_new(x, &r, &e) || set_x6(r, in, &e) || qdb_run_forward(r, NULL, NULL, &e);
+	if (!ok(!rc, "mixed quantized graph runs (gelu on cpu)")) {
+		tap_diag("  %s", e.msg);
+		qdb_graph_delete(g);
+		return;
+	}
+	int va = qdb_graph_find_value(g, "a"), vg = qdb_graph_find_value(g, "ge");
+	const struct qdb_tensor *a = qdb_run_value(r, va), *ge = qdb_run_value(r, vg);
+	ok(a && a->dtype == QDB_I8 && ge && ge->dtype == QDB_I8,
+	   "bpu output is i8; the cpu output feeding a bpu node is quantized (i8)");
+
+	/* gelu on cpu: dequantize a, gelu in float, quantize with ge's qparams */
+	int64_t n = qdb_tensor_numel(a);
+	float *f = malloc(sizeof(float) * (size_t)n);
+	int8_t *want = malloc((size_t)n);
+	qdb_tensor_to_f32(a, f);
+	for (int64_t i = 0; i < n; i++) {
+		float v = f[i];
+		f[i] = v * 0.5f * (1.0f + erff(v * (float)M_SQRT1_2));
+	}
+	qdb_quantize_buf(f, a->rank, a->shape, &g->values[vg].q, QDB_I8, want);
+	ok(ge && !memcmp(ge->data, want, (size_t)n), "cpu gelu = quantize(gelu(dequantize(a)))");
+	free(f);
+	free(want);
+
+	/* the quantize op on bpu agrees with the executor's boundary rounding */
+	const struct qdb_tensor *xq = qdb_run_value(r, qdb_graph_find_value(g, "xq"));
+	int8_t xw[144];
+	qdb_quantize_buf(in, 4, xq->shape, &g->values[qdb_graph_find_value(g, "xq")].q, QDB_I8, xw);
+	ok(!memcmp(xq->data, xw, sizeof xw), "integer quantize op = executor's quantize rounding");
+
+	/* toggling conv2 to cpu re-runs conv2 and deq only; ge turns float */
+	qdb_run_new(x, &cp, &e);
+	qdb_run_copy(cp, r, &e);
+	struct hook_log log = {0, {0}};
+	int n_conv2 = qdb_graph_find_node(g, "conv2"), n_conv1 = qdb_graph_find_node(g, "conv1");
+	rc = qdb_run_set_device(cp, n_conv2, QDB_DEV_CPU, &e);
+	ok(!rc && qdb_run_value(cp, va) != NULL && qdb_run_value(cp, qdb_graph_find_value(g, "c")) == NULL,
+	   "set_device(conv2, cpu) keeps upstream values, drops conv2's");
+	ge = qdb_run_value(cp, vg);
+	ok(ge && ge->dtype == QDB_F32, "gelu's output, now feeding only cpu, is float");
+	rc = qdb_run_forward(cp, log_hook, &log, &e);
+	ok(!rc && log.n == 2 && log.nodes[0] == n_conv2 && log.nodes[1] == n_conv2 + 1,
+	   "only conv2 and deq re-run (%d nodes)", log.n);
+	const struct qdb_tensor *c = qdb_run_value(cp, qdb_graph_find_value(g, "c"));
+	ok(c && c->dtype == QDB_I8, "cpu conv2's output is quantized for the bpu dequantize");
+	ok(qdb_run_device(r, n_conv2) == QDB_DEV_BPU && qdb_run_value(r, qdb_graph_find_value(g, "c")),
+	   "the baseline run is untouched by its copy");
+
+	log.n = 0;
+	qdb_run_set_device(cp, n_conv1, QDB_DEV_CPU, &e);
+	qdb_run_forward(cp, log_hook, &log, &e);
+	ok(log.n == 4, "conv1 to cpu re-runs its cone of 4 nodes");
+
+	/* everything on cpu == float semantics, bit for bit */
+	for (int k = 0; k < g->n_nodes; k++)
+		qdb_run_set_device(cp, k, QDB_DEV_CPU, &e);
+	rc = qdb_run_forward(cp, NULL, NULL, &e) || qdb_exec_new(g, QDB_SEM_FLOAT, &xf, &e) ||
+	     qdb_run_new(xf, &rf, &e) || set_x6(rf, in, &e) || qdb_run_forward(rf, NULL, NULL, &e);
+	ok(!rc && same_tensor(qdb_run_output(cp, 0), qdb_run_output(rf, 0)),
+	   "all nodes on cpu = --stage-mode float");
+
+	/* back to bpu: equals the baseline */
+	for (int k = 0; k < g->n_nodes; k++)
+		qdb_run_set_device(cp, k, k == 2 ? QDB_DEV_CPU : QDB_DEV_BPU, &e);
+	qdb_run_forward(cp, NULL, NULL, &e);
+	ok(same_tensor(qdb_run_output(cp, 0), qdb_run_output(r, 0)),
+	   "devices restored: output equals the baseline");
+
+	/* isolated: conv2 on the float gelu of the reference, quantized into its domain */
+	{
+		const struct qdb_tensor *ref = qdb_run_value(rf, vg); /* float */
+		struct qdb_tensor o;
+		qdb_tensor_init(&o);
+		const struct qdb_tensor *ins[] = {ref, NULL, NULL};
+		struct qdb_tensor *outs[] = {&o};
+		rc = qdb_run_eval_node(r, n_conv2, ins, outs, &e);
+		ok(!rc && o.dtype == QDB_I8 && qdb_tensor_numel(&o) == 4 * 36,
+		   "eval_node quantizes a float reference input for a bpu node");
+		qdb_tensor_done(&o);
+	}
+	qdb_run_delete(r);
+	qdb_run_delete(cp);
+	qdb_run_delete(rf);
+	qdb_exec_delete(x);
+	qdb_exec_delete(xf);
+	qdb_graph_delete(g);
+}
+
 int main(void)
 {
 	test_hooks();
 	test_qat_vs_float();
 	test_threads();
 	test_quantized_cpu();
+	test_boundary();
 	return tap_done();
 }
