@@ -1027,7 +1027,7 @@ static int parse_args(int argc, char **argv, struct tui_args *a)
 	qdb_session_opts_init(&a->so);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+hd:m:t:s:n:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hd:m:t:s:n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			a->so.data_path = optarg;

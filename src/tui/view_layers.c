@@ -122,7 +122,7 @@ static void make_plan(struct tui *t, int width, struct plan *p)
 	for (size_t i = 0; i < sizeof base_cols / sizeof *base_cols; i++) {
 		if (base_cols[i].id == C_DELTA && !have_delta)
 			continue;
-		if (base_cols[i].id == C_DEV && qdb_session_kind(t->s, QDB_SIDE_B) != QDB_SOURCE_GRAPH)
+		if (base_cols[i].id == C_DEV && !qdb_session_editable(t->s))
 			continue;
 		p->c[p->n] = base_cols[i];
 		if (base_cols[i].id == C_BAR && t->aggregate) {
@@ -294,7 +294,7 @@ static void layers_draw(struct view *v)
 		const char *title = p.c[i].title;
 		char buf[32];
 		if (p.c[i].id == C_COS && t->aggregate)
-			title = "worst cos";
+			title = "cos(min)";
 		if (p.c[i].id == C_NAME && t->sort != SORT_ORDER) {
 			static const char *const by[SORT_COUNT] = {"", "cosine", "max_steps", "sqnr", "mismatch"};
 			snprintf(buf, sizeof buf, "layer (by %s)", by[t->sort]);
