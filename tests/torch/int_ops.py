@@ -56,8 +56,14 @@ def deq(q, s, z):
     return ((q.astype(np.float64) - z) * s).astype(F32)
 
 
-def qparams(dtype, s, z):
-    return {"dtype": dtype, "scale": float(s), "zero_point": int(z)}
+def qparams(dtype, s, z, qmin=None, qmax=None):
+    """qparams of a value; qmin/qmax as a QAT fake quant with reduce_range
+    declares them (torch's int8 kernels ignore them and saturate at the
+    dtype's range, and so must the torch profile)."""
+    q = {"dtype": dtype, "scale": float(s), "zero_point": int(z)}
+    if qmax is not None:
+        q["qmin"], q["qmax"] = int(qmin), int(qmax)
+    return q
 
 
 class Case:
@@ -172,7 +178,8 @@ def conv_case(rng, i, kind):
              "dilation": [c["dil"]] * 2, "groups": c["groups"]}
     if relu:
         attrs["act"] = "relu"
-    out = cs.node("conv", "conv2d", [xin, wname, "b"], attrs, qparams("u8", sy, zy))
+    out = cs.node("conv", "conv2d", [xin, wname, "b"], attrs,
+                  qparams("u8", sy, zy, *((0, 127) if i % 2 == 0 else (None, None))))
     return cs, out, y
 
 
@@ -214,7 +221,8 @@ def binary_case(rng, i, op):
     cs = Case("%s_%d" % (op, i))
     a, b = cs.input("a", aq, sa, za), cs.input("b", bq, sb, zb)
     attrs = {"act": "relu"} if op.endswith("relu") else {}
-    out = cs.node(op, op.split("_")[0], [a, b], attrs, qparams("u8", so, zo))
+    out = cs.node(op, op.split("_")[0], [a, b], attrs,
+                  qparams("u8", so, zo, *((0, 127) if i % 2 == 0 else (None, None))))
     return cs, out, y
 
 
