@@ -3,14 +3,21 @@
  *
  * Per record, each thread computes the unmodified run(s) once, then every
  * unit as a variant of them:
- *  - revert: qdb_run_copy of the candidate run, the node set to cpu, and
- *    qdb_run_forward, which recomputes only the node's downstream cone;
+ *  - revert: the node evaluated on cpu (qdb_run_eval_node on a context run
+ *    whose only cpu change is that node), then its consumers on bpu, node by
+ *    node, over an overlay of the values that changed; when the graph has
+ *    cpu nodes next to the reverted one (where values cross as float, not
+ *    in their visible form) the executor's own cone rerun is used instead:
+ *    qdb_run_copy of the candidate run, the device set, qdb_run_forward;
  *  - quantize: an overlay of changed values over the base run (the float
  *    run for "only", the fake-quant run for "except"); nodes from the
  *    unit's first one on are evaluated with qdb_run_eval_node when one of
  *    their inputs changed, and their outputs fake-quantized as the
  *    experiment says, exactly as the FAKEQUANT executor does it (same
  *    qparams, qdb_fake_quant_buf).
+ * Both overlays stop early: a recomputed value identical to the base run's
+ * (a pooling, a reshape, a requantization that lands on the same integers)
+ * is dropped from the overlay, so its consumers are not recomputed.
  * Scores are accumulated per thread and summed at the end, so the result
  * does not depend on the thread count.
  */
@@ -131,6 +138,7 @@ struct engine {
 	struct qdb_sens_unit *units;
 	int nu;
 	int *start;                    /* first node of each unit's cone */
+	unsigned char *exec_path;      /* revert: unit needs the executor's rerun */
 	/* naive quantize: per unit, graphs without fake quant where it is
 	 * off, and their executors (only / except) */
 	struct qdb_graph **ng;
@@ -147,7 +155,8 @@ struct tstate {
 	struct engine *e;
 	struct qdb_run *base;   /* candidate run (revert: int; quantize: fake quant) */
 	struct qdb_run *basef;  /* quantize: float run, also the eval_node context */
-	struct qdb_run *var;    /* revert: variant */
+	struct qdb_run *var;    /* revert: variant (executor path) */
+	struct qdb_run *ctx;    /* revert: eval_node context (overlay path) */
 	struct qdb_run *ref;    /* reference executor's run */
 	struct qdb_tensor *ov;  /* overlay, one per value */
 	unsigned char *set, *mark;
@@ -242,6 +251,14 @@ static int count_hook(void *ctx, struct qdb_run *r, int node, const struct qdb_t
 	return 0;
 }
 
+/* 1 when a and b hold the same bytes (so consumers would compute the same). */
+static int same_tensor(const struct qdb_tensor *a, const struct qdb_tensor *b)
+{
+	return a && b && a->dtype == b->dtype && a->rank == b->rank && a->nbytes == b->nbytes &&
+	       !memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->rank) &&
+	       (a->nbytes == 0 || !memcmp(a->data, b->data, a->nbytes));
+}
+
 /* Overlay evaluation for quantize: base is the float run ("only") or the
  * fake-quant run ("except"); the unit's values are marked. Returns the
  * output tensor (overlay or base). */
@@ -303,7 +320,8 @@ static int overlay_eval(struct engine *e, struct tstate *t, int u, int except,
 				int w = nd->outputs[k];
 				if (t->mark[w] != except) /* only: marked; except: unmarked */
 					fake_quant(g, w, &t->ov[w]);
-				t->set[w] = 1;
+				/* unchanged: consumers read the base value */
+				t->set[w] = !same_tensor(&t->ov[w], qdb_run_value(base, w));
 			}
 		} else {
 			/* only, inputs unchanged, output marked: fake quant of the float value */
@@ -317,12 +335,62 @@ static int overlay_eval(struct engine *e, struct tstate *t, int u, int except,
 					return rc;
 				if (t->mark[w])
 					fake_quant(g, w, &t->ov[w]);
-				t->set[w] = 1;
+				t->set[w] = !same_tensor(&t->ov[w], src);
 			}
 		}
 	}
 	int ov = g->outputs[e->o->output];
 	*outp = t->set[ov] ? &t->ov[ov] : qdb_run_output(base, e->o->output);
+	return *outp ? QDB_OK : qdb_err_set(err, QDB_EINVAL, "output not computed");
+}
+
+/* Overlay evaluation for revert: node u on cpu, its cone on bpu. */
+static int revert_eval(struct engine *e, struct tstate *t, int u, const struct qdb_tensor **outp,
+		       struct qdb_err *err)
+{
+	const struct qdb_graph *g = e->g;
+	int node = e->units[u].node;
+	memset(t->set, 0, (size_t)g->n_values);
+	int rc = qdb_run_set_device(t->ctx, node, QDB_DEV_CPU, err);
+	const struct qdb_tensor *in[64];
+	struct qdb_tensor *out[64];
+	for (int n = node; n < g->n_nodes && !rc; n++) {
+		const struct qdb_node *nd = &g->nodes[n];
+		int dirty = n == node;
+		for (int k = 0; k < nd->n_inputs; k++)
+			dirty |= t->set[nd->inputs[k]];
+		if (!dirty)
+			continue;
+		if (nd->n_inputs > 64 || nd->n_outputs > 64) {
+			rc = qdb_err_set(err, QDB_EUNSUPPORTED, "node %s: too many inputs", nd->name);
+			break;
+		}
+		for (int k = 0; k < nd->n_inputs && !rc; k++) {
+			int v = nd->inputs[k];
+			in[k] = t->set[v] ? &t->ov[v] : qdb_run_value(t->base, v);
+			if (!in[k])
+				rc = qdb_err_set(err, QDB_EINVAL, "value %s not computed", g->values[v].name);
+		}
+		for (int k = 0; k < nd->n_outputs; k++)
+			out[k] = &t->ov[nd->outputs[k]];
+		if (!rc)
+			rc = qdb_run_eval_node(t->ctx, n, in, out, err);
+		t->computed++;
+		for (int k = 0; k < nd->n_outputs && !rc; k++) {
+			int w = nd->outputs[k];
+			t->set[w] = !same_tensor(&t->ov[w], qdb_run_value(t->base, w));
+		}
+	}
+	struct qdb_err e2;
+	int rc2 = qdb_run_set_device(t->ctx, node, QDB_DEV_BPU, &e2);
+	if (!rc && rc2) {
+		rc = rc2;
+		*err = e2;
+	}
+	if (rc)
+		return rc;
+	int ov = g->outputs[e->o->output];
+	*outp = t->set[ov] ? &t->ov[ov] : qdb_run_output(t->base, e->o->output);
 	return *outp ? QDB_OK : qdb_err_set(err, QDB_EINVAL, "output not computed");
 }
 
@@ -393,17 +461,22 @@ static int do_record(struct engine *e, struct tstate *t, int64_t i, struct qdb_e
 		int64_t before = t->computed;
 		t->ucomp[u] -= before;
 		if (o->mode == QDB_SENS_REVERT) {
+			const struct qdb_tensor *vo = NULL;
 			if (o->naive) {
 				rc = fresh_run(e, e->x, i, un->node, &t->var, &t->computed, err);
-			} else {
+			} else if (e->exec_path[u]) {
 				rc = qdb_run_copy(t->var, t->base, err);
 				if (!rc)
 					rc = qdb_run_set_device(t->var, un->node, QDB_DEV_CPU, err);
 				if (!rc)
 					rc = qdb_run_forward(t->var, count_hook, &t->computed, err);
+			} else {
+				rc = revert_eval(e, t, u, &vo, err);
 			}
+			if (!rc && !vo)
+				vo = qdb_run_output(t->var, o->output);
 			if (!rc)
-				rc = score(e, t, i, qdb_run_output(t->var, o->output), ref, &t->acc[u], err);
+				rc = score(e, t, i, vo, ref, &t->acc[u], err);
 		} else {
 			for (int ex = 0; !rc && ex < 2; ex++) {
 				const struct qdb_tensor *vo;
@@ -431,6 +504,7 @@ static void tstate_done(struct tstate *t, const struct qdb_graph *g)
 	qdb_run_delete(t->base);
 	qdb_run_delete(t->basef);
 	qdb_run_delete(t->var);
+	qdb_run_delete(t->ctx);
 	qdb_run_delete(t->ref);
 	for (int v = 0; t->ov && v < g->n_values; v++)
 		qdb_tensor_done(&t->ov[v]);
@@ -464,6 +538,8 @@ static int tstate_init(struct tstate *t, struct engine *e, struct qdb_err *err)
 		rc = qdb_run_new(e->xf, &t->basef, err);
 	if (!rc && e->o->mode == QDB_SENS_REVERT && !e->o->naive)
 		rc = qdb_run_new(e->x, &t->var, err);
+	if (!rc && e->o->mode == QDB_SENS_REVERT && !e->o->naive)
+		rc = qdb_run_new(e->x, &t->ctx, err);
 	if (!rc && e->o->ref_x)
 		rc = qdb_run_new(e->o->ref_x, &t->ref, err);
 	return rc;
@@ -571,8 +647,10 @@ static int build_units(struct engine *e, struct qdb_err *err)
 			int p = g->values[v].producer;
 			if (o->nodes && (p < 0 || !want_node(o, p)))
 				continue;
-			rc = add_unit(e, g->values[v].name, p >= 0 ? g->nodes[p].op_name : "", p, &v, 1,
-				      err);
+			rc = add_unit(e, g->values[v].name,
+				      p >= 0 ? g->nodes[p].op_name
+				      : g->values[v].constant >= 0 ? "weight" : "input",
+				      p, &v, 1, err);
 		}
 	} else {
 		/* graph inputs first, then per node: its quantized outputs and
@@ -580,7 +658,7 @@ static int build_units(struct engine *e, struct qdb_err *err)
 		for (int i = 0; i < g->n_inputs && !rc && !o->nodes; i++) {
 			int v = g->inputs[i];
 			if (value_quant(g, v, &qd))
-				rc = add_unit(e, g->values[v].name, "", -1, &v, 1, err);
+				rc = add_unit(e, g->values[v].name, "input", -1, &v, 1, err);
 		}
 		for (int n = 0; n < g->n_nodes && !rc; n++) {
 			const struct qdb_node *nd = &g->nodes[n];
@@ -606,8 +684,36 @@ static int build_units(struct engine *e, struct qdb_err *err)
 	if (rc)
 		return rc;
 	e->start = qdb_alloc_array((size_t)(e->nu ? e->nu : 1), sizeof *e->start);
-	if (!e->start)
+	e->exec_path = qdb_calloc((size_t)(e->nu ? e->nu : 1), 1);
+	if (!e->start || !e->exec_path)
 		return qdb_err_set(err, QDB_ENOMEM, "sensitivity: out of memory");
+	/* revert overlays pass values between nodes in their visible form;
+	 * that is what forward does unless a value goes from a cpu node to a
+	 * cpu node (then it stays float). Any such edge in the graph, or next
+	 * to the reverted node, sends the unit to the executor's path. */
+	int cpu_chain = 0;
+	for (int n = 0; n < g->n_nodes; n++)
+		for (int k = 0; k < g->nodes[n].n_inputs; k++) {
+			int p = g->values[g->nodes[n].inputs[k]].producer;
+			if (p >= 0 && g->nodes[p].device == QDB_DEV_CPU &&
+			    g->nodes[n].device == QDB_DEV_CPU)
+				cpu_chain = 1;
+		}
+	for (int u = 0; o->mode == QDB_SENS_REVERT && u < e->nu; u++) {
+		int node = e->units[u].node;
+		const struct qdb_node *nd = &g->nodes[node];
+		int near_cpu = cpu_chain;
+		for (int k = 0; k < nd->n_inputs; k++) {
+			int p = g->values[nd->inputs[k]].producer;
+			near_cpu |= p >= 0 && g->nodes[p].device == QDB_DEV_CPU;
+		}
+		for (int n = node + 1; n < g->n_nodes; n++)
+			for (int k = 0; k < g->nodes[n].n_inputs; k++)
+				if (g->values[g->nodes[n].inputs[k]].producer == node &&
+				    g->nodes[n].device == QDB_DEV_CPU)
+					near_cpu = 1;
+		e->exec_path[u] = (unsigned char)near_cpu;
+	}
 	for (int u = 0; u < e->nu; u++) {
 		int s = e->units[u].node >= 0 ? e->units[u].node : g->n_nodes;
 		for (int k = 0; k < e->units[u].n_values; k++) {
@@ -701,6 +807,7 @@ static void engine_done(struct engine *e)
 	qdb_free(e->recs);
 	qdb_free(e->ref_sample);
 	qdb_free(e->start);
+	qdb_free(e->exec_path);
 	/* e->units moves to the result */
 }
 

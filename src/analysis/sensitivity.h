@@ -20,10 +20,11 @@
  * function (its mean).
  *
  * Speed: per record the unmodified runs are computed once; each unit then
- * recomputes only the downstream cone of what it changes, starting from
- * copies of those runs (qdb_run_copy + devices for revert; an overlay of
- * the changed values evaluated node by node for quantize). Records are
- * spread over N threads, each with its own runs. `naive` re-runs the whole
+ * recomputes only the downstream cone of what it changes, over an overlay
+ * of the changed values on those runs (or, for revert next to other cpu
+ * nodes, a copy of the run and the executor's cone rerun), and stops where
+ * a recomputed value equals the base run's. Records are spread over N
+ * threads, each with its own runs. `naive` re-runs the whole
  * graph per unit instead (revert: a fresh run; quantize: a copy of the
  * graph with qparams removed where fake quant is off): same numbers,
  * the slow path the benchmark and the tests compare with.
@@ -89,7 +90,7 @@ void qdb_sens_opts_init(struct qdb_sens_opts *o);
 
 struct qdb_sens_unit {
 	char *name;            /* node name, or value name (by_value, graph inputs) */
-	const char *op;        /* node's op ("" for a graph input) */
+	const char *op;        /* node's op; "input" or "weight" for values no node makes */
 	int node;              /* node index, -1 for a graph input */
 	int *values, n_values; /* quantize: the values whose fake quant it toggles */
 	double score;          /* revert: moved to cpu; quantize: fake quant only here */
