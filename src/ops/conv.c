@@ -5,9 +5,11 @@
  *  - one input channel per group (depthwise, any channel multiplier): direct
  *    loops over output rows; the stride-1 inner loop is a contiguous axpy;
  *  - otherwise per group and per chunk of QDB_GEMM_NC output pixels: im2col
- *    straight into packed GEMM panels (scratch), then the blocked GEMM
- *    (gemm.c) into the output initialised with the bias.
- * The prep holds the parsed attrs and dims; scratch is one packed chunk.
+ *    of the chunk into scratch (row-major K x chunk; row segments are
+ *    copies of input rows), then the blocked GEMM (gemm.c) into the output
+ *    initialised with the bias. A 1x1 stride-1 unpadded convolution
+ *    multiplies straight out of its input.
+ * The prep holds the parsed attrs and dims; scratch is one im2col chunk.
  */
 #include "config.h"
 
@@ -68,7 +70,7 @@ static size_t conv_scratch(const struct qdb_graph *g, int node, const void *prep
 	const struct conv_prep *cp = prep;
 	if (cp->cg == 1)
 		return 0;
-	return qdb_gemm_packed_floats(cp->k, QDB_GEMM_NC) * sizeof(float);
+	return (size_t)(cp->k * QDB_GEMM_NC) * sizeof(float);
 }
 
 typedef float v8f __attribute__((vector_size(32)));
@@ -148,34 +150,44 @@ static void conv_depthwise(const struct conv_prep *cp, const float *x, const flo
 	}
 }
 
-/* im2col of output columns [p0, p0 + nc) of group grp into packed panels. */
-static void im2col_packed(const struct conv_prep *cp, const float *xg, int64_t p0, int64_t nc,
-			  float *bp)
+/* im2col of output columns [p0, p0 + nc) of one group into b (K x nc,
+ * row-major): row k = (ic, ky, kx) holds input pixels (oh*s - pad + ky*d,
+ * ow*s - pad + kx*d), 0 in the padding. */
+static void im2col(const struct conv_prep *cp, const float *xg, int64_t p0, int64_t nc, float *b)
 {
 	const struct qdb_conv_params *p = &cp->p;
-	const int64_t NR = QDB_GEMM_NR, K = cp->k;
-	int64_t panels = (nc + NR - 1) / NR;
-	for (int64_t k = 0; k < K; k++) {
-		int64_t ic = k / (cp->kh * cp->kw), r = k % (cp->kh * cp->kw);
-		int64_t ky = r / cp->kw, kx = r % cp->kw;
+	const int64_t khw = cp->kh * cp->kw;
+	for (int64_t k = 0; k < cp->k; k++) {
+		int64_t ic = k / khw, r = k % khw, ky = r / cp->kw, kx = r % cp->kw;
 		const float *xc = xg + ic * cp->h * cp->w;
-		int64_t oh = p0 / cp->ow, ow = p0 % cp->ow;
-		for (int64_t j = 0; j < panels; j++) {
-			float *dst = bp + j * K * NR + k * NR;
-			for (int64_t c = 0; c < NR; c++) {
-				float v = 0.0f;
-				if (j * NR + c < nc) {
-					int64_t ih = oh * p->stride[0] - p->pad[0] + ky * p->dil[0];
-					int64_t iw = ow * p->stride[1] - p->pad[1] + kx * p->dil[1];
-					if (ih >= 0 && ih < cp->h && iw >= 0 && iw < cp->w)
-						v = xc[ih * cp->w + iw];
-					if (++ow == cp->ow) {
-						ow = 0;
-						oh++;
-					}
+		int64_t off = kx * p->dil[1], lo, hi, sw = p->stride[1];
+		valid_range(cp->ow, cp->w, sw, p->pad[1], off, &lo, &hi);
+		float *dst = b + k * nc;
+		int64_t pp = p0, oh = p0 / cp->ow, ow = p0 % cp->ow;
+		while (pp < p0 + nc) {
+			int64_t run = cp->ow - ow < p0 + nc - pp ? cp->ow - ow : p0 + nc - pp;
+			int64_t ih = oh * p->stride[0] - p->pad[0] + ky * p->dil[0];
+			if (ih < 0 || ih >= cp->h) {
+				memset(dst, 0, sizeof(float) * (size_t)run);
+			} else {
+				const float *xr = xc + ih * cp->w - p->pad[1] + off;
+				int64_t a = lo > ow ? lo : ow, e = hi < ow + run ? hi : ow + run, i = ow;
+				for (; i < a && i < ow + run; i++)
+					dst[i - ow] = 0.0f;
+				if (sw == 1 && e > a) {
+					memcpy(dst + (a - ow), xr + a, sizeof(float) * (size_t)(e - a));
+					i = e;
+				} else {
+					for (; i < e; i++)
+						dst[i - ow] = xr[i * sw];
 				}
-				dst[c] = v;
+				for (; i < ow + run; i++)
+					dst[i - ow] = 0.0f;
 			}
+			dst += run;
+			pp += run;
+			ow = 0;
+			oh++;
 		}
 	}
 }
@@ -195,7 +207,7 @@ static int conv_run(const struct qdb_kernel_args *a, struct qdb_err *err)
 			     cp->p.stride[1] == 1 && !cp->p.pad[0] && !cp->p.pad[1] &&
 			     !cp->p.pad[2] && !cp->p.pad[3];
 		float *bp = a->scratch;
-		if (!bp || a->scratch_bytes < qdb_gemm_packed_floats(cp->k, QDB_GEMM_NC) * sizeof(float))
+		if (!is_1x1 && (!bp || a->scratch_bytes < (size_t)(cp->k * QDB_GEMM_NC) * sizeof(float)))
 			return qdb_err_set(err, QDB_EINVAL, "node %s: conv2d scratch too small",
 					   a->g->nodes[a->node].name);
 		for (int64_t n = 0; n < cp->n; n++) {
@@ -208,13 +220,14 @@ static int conv_run(const struct qdb_kernel_args *a, struct qdb_err *err)
 					for (int64_t i = 0; i < plane; i++)
 						yg[m * plane + i] = bias;
 				}
+				if (is_1x1) {
+					qdb_gemm(cp->og, plane, cp->k, wg, cp->k, xg, plane, yg, plane);
+					continue;
+				}
 				for (int64_t p0 = 0; p0 < plane; p0 += QDB_GEMM_NC) {
 					int64_t nc = plane - p0 < QDB_GEMM_NC ? plane - p0 : QDB_GEMM_NC;
-					if (is_1x1)
-						qdb_gemm_pack_b(xg, plane, cp->k, p0, nc, bp);
-					else
-						im2col_packed(cp, xg, p0, nc, bp);
-					qdb_gemm_packed(cp->og, nc, cp->k, wg, cp->k, bp, yg + p0, plane);
+					im2col(cp, xg, p0, nc, bp);
+					qdb_gemm(cp->og, nc, cp->k, wg, cp->k, bp, nc, yg + p0, plane);
 				}
 			}
 		}

@@ -13,6 +13,18 @@
 
 #include "ops/kernel_float.h"
 
+/* Taps [k0, k1) of a window starting at s (dilation d, k taps) that fall
+ * inside [0, n). */
+static void tap_range(int64_t s, int64_t d, int64_t k, int64_t n, int64_t *k0, int64_t *k1)
+{
+	int64_t lo = s >= 0 ? 0 : (-s + d - 1) / d;
+	int64_t hi = s > n - 1 ? 0 : (n - 1 - s) / d + 1;
+	*k0 = lo;
+	*k1 = hi < k ? hi : k;
+	if (*k1 < *k0)
+		*k1 = *k0;
+}
+
 static int maxpool_run(const struct qdb_kernel_args *a, struct qdb_err *err)
 {
 	struct qdb_pool_params p;
@@ -28,19 +40,16 @@ static int maxpool_run(const struct qdb_kernel_args *a, struct qdb_err *err)
 		const float *xp = x + pl * H * W;
 		float *yp = y + pl * OH * OW;
 		for (int64_t oh = 0; oh < OH; oh++) {
-			int64_t h0 = oh * p.stride[0] - p.pad[0];
+			int64_t h0 = oh * p.stride[0] - p.pad[0], ky0, ky1;
+			tap_range(h0, p.dil[0], p.kernel[0], H, &ky0, &ky1);
 			for (int64_t ow = 0; ow < OW; ow++) {
-				int64_t w0 = ow * p.stride[1] - p.pad[1];
+				int64_t w0 = ow * p.stride[1] - p.pad[1], kx0, kx1;
+				tap_range(w0, p.dil[1], p.kernel[1], W, &kx0, &kx1);
 				float mx = -INFINITY;
-				for (int64_t ky = 0; ky < p.kernel[0]; ky++) {
-					int64_t ih = h0 + ky * p.dil[0];
-					if (ih < 0 || ih >= H)
-						continue;
-					for (int64_t kx = 0; kx < p.kernel[1]; kx++) {
-						int64_t iw = w0 + kx * p.dil[1];
-						if (iw < 0 || iw >= W)
-							continue;
-						float v = xp[ih * W + iw];
+				for (int64_t ky = ky0; ky < ky1; ky++) {
+					const float *row = xp + (h0 + ky * p.dil[0]) * W + w0;
+					for (int64_t kx = kx0; kx < kx1; kx++) {
+						float v = row[kx * p.dil[1]];
 						if (v > mx || isnan(v))
 							mx = v;
 					}

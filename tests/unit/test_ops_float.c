@@ -625,6 +625,12 @@ int main(void)
 	conv_random(1, 6, 9, 11, 9, 3, 3, 3, 2, 2, 1, 0, 2, 1, 2, 2,
 		    "conv2d random groups 3, stride 2, asym pad, dilation 2");
 	conv_random(1, 20, 10, 10, 7, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, "conv2d random 1x1");
+	conv_random(1, 8, 21, 19, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		    "conv2d random 3x3 over two im2col chunks");
+	conv_random(1, 4, 41, 40, 3, 3, 3, 1, 2, 2, 0, 1, 2, 0, 1, 1,
+		    "conv2d random stride 2 over two chunks, asymmetric padding");
+	conv_random(1, 30, 20, 18, 5, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1,
+		    "conv2d random 1x1 on 360 pixels (in-place B, edge panel)");
 	conv_random(2, 5, 12, 9, 5, 3, 3, 5, 2, 1, 1, 1, 1, 1, 1, 2,
 		    "conv2d random depthwise stride 2x1 dilation 1x2");
 	conv_random(1, 3, 17, 15, 13, 7, 7, 1, 2, 2, 3, 3, 3, 3, 1, 1, "conv2d random 7x7/2 stem");
