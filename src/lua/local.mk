@@ -10,3 +10,5 @@ qdb_SOURCES += \
 qdb_SOURCES += src/lua/advisor.c
 # Lua library of the triage (installed under $(pkgdatadir)/lua)
 nobase_dist_pkgdata_DATA += lua/qdb/svg.lua
+# the Lua library (helper lua): qdb.report, qdb.sweep, qdb.badcase
+nobase_dist_pkgdata_DATA += lua/qdb/report.lua lua/qdb/sweep.lua lua/qdb/badcase.lua
