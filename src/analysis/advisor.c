@@ -12,6 +12,7 @@
 #include "analysis/advisor.h"
 #include "base/alloc.h"
 #include "base/str.h"
+#include "ops/kernel_int.h"
 #include "ops/ops.h"
 #include "tensor/tensor.h"
 
@@ -80,10 +81,16 @@ static int vq_symmetric(const struct vq *q)
 	return 1;
 }
 
-/* "int8" for [-128,127], "uint8", "int16"... by the range the quantizer uses. */
+/* "int8", "uint8", "int16" by the dtype, with the range when the quantizer
+ * uses less of it ("uint8 [0, 127]" for torch's reduce_range). */
 static const char *vq_kind(const struct vq *q, char *dst, size_t n)
 {
-	snprintf(dst, n, "%s%d", q->lo < 0 ? "int" : "uint", vq_bits(q));
+	int bits = (int)qdb_dtype_size(q->dt) * 8;
+	const char *base = q->dt == QDB_U8 ? "uint" : "int";
+	if (q->lo == qdb_dtype_min(q->dt) && q->hi == qdb_dtype_max(q->dt))
+		snprintf(dst, n, "%s%d", base, bits);
+	else
+		snprintf(dst, n, "%s%d [%lld, %lld]", base, bits, (long long)q->lo, (long long)q->hi);
 	return dst;
 }
 
@@ -108,6 +115,7 @@ struct layer {
 	int per_channel_mismatch;
 	int64_t rows, rows_tight; /* output rows; rows with top-2 margin < 1 LSB */
 	int64_t nonzero;          /* finite values != 0 */
+	int int_records;          /* records held integers (saturation is known) */
 
 	/* reservoir of finite values (sorted after the scan) and of nonzero |x| */
 	double *res, *absres;
@@ -227,33 +235,47 @@ static double quantile(const double *sorted, int64_t n, double p)
 	return n ? gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)n, p) : NAN;
 }
 
-/* Real bounds an op clamps its output to, when it is a clamp (so values at
- * the quantizer's edge are by design, not saturation). */
-static int clamp_bounds(const struct qdb_graph *g, int node, double *lo, double *hi)
+/* Real bounds an op's output cannot pass by construction (a clamp, or the
+ * range of a bounded function), looking through ops that only move or pick
+ * values. Values at a quantizer edge next to such a bound are the data's
+ * own extreme, not saturation. */
+static void natural_bounds(const struct qdb_graph *g, int node, double *lo, double *hi, int depth)
 {
-	if (node < 0)
-		return 0;
+	*lo = -INFINITY;
+	*hi = INFINITY;
+	if (node < 0 || depth > 32)
+		return;
 	const struct qdb_node *n = &g->nodes[node];
-	if (n->op == QDB_OP_RELU6) {
-		*lo = 0, *hi = 6;
-		return 1;
-	}
-	if (n->op == QDB_OP_CLAMP) {
+	const char *act = qdb_node_attr_str(n, "act", "none");
+	switch (n->op) {
+	case QDB_OP_RELU: *lo = 0; return;
+	case QDB_OP_RELU6: *lo = 0, *hi = 6; return;
+	case QDB_OP_CLAMP:
 		*lo = qdb_node_attr_float(n, "min", -INFINITY);
 		*hi = qdb_node_attr_float(n, "max", INFINITY);
-		return 1;
+		return;
+	case QDB_OP_SIGMOID: case QDB_OP_SOFTMAX: *lo = 0, *hi = 1; return;
+	case QDB_OP_TANH: *lo = -1, *hi = 1; return;
+	case QDB_OP_HARDSWISH: *lo = -0.375; return;
+	case QDB_OP_SILU: *lo = -0.278464542761074; return;
+	case QDB_OP_GELU: *lo = -0.17004; return;
+	case QDB_OP_MAXPOOL2D: case QDB_OP_AVGPOOL2D: case QDB_OP_GLOBAL_AVGPOOL:
+	case QDB_OP_FLATTEN: case QDB_OP_RESHAPE: case QDB_OP_PERMUTE:
+	case QDB_OP_UPSAMPLE_NEAREST: case QDB_OP_IDENTITY:
+		if (n->n_inputs > 0)
+			natural_bounds(g, g->values[n->inputs[0]].producer, lo, hi, depth + 1);
+		return;
+	default:
+		break;
 	}
-	const char *act = qdb_node_attr_str(n, "act", "none");
-	if (!strcmp(act, "relu6")) {
+	if (!strcmp(act, "relu")) {
+		*lo = 0;
+	} else if (!strcmp(act, "relu6")) {
 		*lo = 0, *hi = 6;
-		return 1;
-	}
-	if (!strcmp(act, "clamp")) {
+	} else if (!strcmp(act, "clamp")) {
 		*lo = qdb_node_attr_float(n, "act_min", -INFINITY);
 		*hi = qdb_node_attr_float(n, "act_max", INFINITY);
-		return 1;
 	}
-	return 0;
 }
 
 /* ---- the trace scan ------------------------------------------------------ */
@@ -262,8 +284,11 @@ struct chan {
 	int64_t inner, dim; /* channel of flat i: (i / inner) % dim */
 };
 
+/* Saturation needs the integers: a float value at the edge may just be the
+ * data's extreme rounded there, so for float records only values beyond
+ * the range (by more than half a step) count. */
 static void scan_values(struct layer *L, const double *x, int64_t n, int64_t i0,
-			const struct chan *ch, int skip_lo, int skip_hi)
+			const struct chan *ch, int is_int, int skip_lo, int skip_hi)
 {
 	const struct vq *q = &L->q;
 	for (int64_t k = 0; k < n; k++) {
@@ -296,8 +321,8 @@ static void scan_values(struct layer *L, const double *x, int64_t n, int64_t i0,
 		if (r < (double)q->lo || r > (double)q->hi) {
 			L->beyond++;
 			L->sat++;
-		} else if ((r == (double)q->lo && q->lo != zp && !skip_lo) ||
-			   (r == (double)q->hi && q->hi != zp && !skip_hi)) {
+		} else if (is_int && ((r == (double)q->lo && q->lo != zp && !skip_lo) ||
+				      (r == (double)q->hi && q->hi != zp && !skip_hi))) {
 			L->sat++;
 		}
 	}
@@ -347,14 +372,12 @@ static int scan_layer(struct ctx *c, struct layer *L, double *buf)
 	const struct qdb_trace *t = c->t;
 	int ns = qdb_trace_n_samples(t);
 	int skip_lo = 0, skip_hi = 0;
-	double blo, bhi;
-	if (L->q.n > 0 && clamp_bounds(c->g, L->node, &blo, &bhi)) {
-		/* An edge within one step of the clamp bound is where the op puts
-		 * values on purpose. */
-		double s = L->q.s[0];
+	if (L->q.n > 0) {
+		double blo, bhi, s = L->q.s[0];
 		int64_t zp = vq_zp(&L->q, 0);
-		skip_lo = fabs((double)(L->q.lo - zp) * s - blo) <= s;
-		skip_hi = fabs((double)(L->q.hi - zp) * s - bhi) <= s;
+		natural_bounds(c->g, L->node, &blo, &bhi, 0);
+		skip_lo = (double)(L->q.lo - zp) * s <= blo + s;
+		skip_hi = (double)(L->q.hi - zp) * s >= bhi - s;
 	}
 	L->min = INFINITY;
 	L->max = -INFINITY;
@@ -370,6 +393,7 @@ static int scan_layer(struct ctx *c, struct layer *L, double *buf)
 		if (rc)
 			return rc;
 		L->samples++;
+		L->int_records |= qdb_dtype_is_int(x.dtype);
 		int64_t numel = qdb_tensor_numel(&x);
 		struct chan ch = {1, 1};
 		if (L->q.n > 1) {
@@ -386,7 +410,7 @@ static int scan_layer(struct ctx *c, struct layer *L, double *buf)
 		for (int64_t i = 0; i < numel; i += CHUNK) {
 			int64_t n = numel - i < CHUNK ? numel - i : CHUNK;
 			qdb_tensor_load_real(&x, i, n, buf);
-			scan_values(L, buf, n, i, &ch, skip_lo, skip_hi);
+			scan_values(L, buf, n, i, &ch, qdb_dtype_is_int(x.dtype), skip_lo, skip_hi);
 		}
 		L->count += numel;
 		c->out->values_read += numel;
@@ -412,6 +436,7 @@ enum {
 	R_ASYM,
 	R_POW2,
 	R_LUT,
+	R_LUTTABLE,
 	R_OUTPUT,
 	R_OBSERVER,
 	R_FAKEQUANT,
@@ -483,26 +508,36 @@ static int coverage_layer(struct ctx *c, int r, struct layer *L)
 	double beyond = (double)L->beyond / (double)L->finite;
 	double sat = (double)L->sat / (double)L->finite;
 	int b_cross = beyond > c->o->beyond_share;
-	int s_cross = sat > c->o->sat_share;
+	int s_cross = L->int_records && sat > c->o->sat_share;
 	if (!b_cross && !s_cross)
 		return QDB_OK;
 	double s = q->s[0];
 	int64_t zp = vq_zp(q, 0);
 	double rlo = (double)(q->lo - zp) * s, rhi = (double)(q->hi - zp) * s;
-	char kind[16], sug[400];
+	char kind[48], sug[400], satx[64] = "";
 	vq_kind(q, kind, sizeof kind);
-	double amax = fmax(fabs(L->min), fabs(L->max));
-	double need = q->lo < 0 ? amax / (double)q->hi : (L->max - fmin(L->min, 0)) / (double)(q->hi - q->lo);
-	snprintf(sug, sizeof sug,
-		 "recalibrate %s so its range covers the data (scale about %.4g instead of %.4g), "
-		 "or bound the activation in training (clamp/ReLU6)", L->name, need, s);
-	enum qdb_severity sev = (beyond > 0.01 || sat > 0.1) ? QDB_SEV_ERROR : QDB_SEV_WARNING;
+	if (L->beyond > 0) {
+		/* the scale that puts the data's extremes on the range's edges */
+		double need = fmax(L->max > 0 ? L->max / (double)(q->hi - zp) : 0,
+				   L->min < 0 ? L->min / (double)(q->lo - zp) : 0);
+		snprintf(sug, sizeof sug,
+			 "recalibrate %s so its range covers the data (scale about %.4g instead of "
+			 "%.4g), or bound the activation in training (clamp/ReLU6)", L->name, need, s);
+	} else {
+		snprintf(sug, sizeof sug,
+			 "widen %s's range (recalibrate on data like this) or bound the activation "
+			 "in training, so fewer integers sit at qmin/qmax", L->name);
+	}
+	if (L->int_records)
+		snprintf(satx, sizeof satx, "; %.3g%% at qmin/qmax", 100 * sat);
+	enum qdb_severity sev = (beyond > 0.01 || (L->int_records && sat > 0.1)) ? QDB_SEV_ERROR
+										  : QDB_SEV_WARNING;
 	return add_finding(c, r, sev, L->name, b_cross ? beyond : sat,
 			   b_cross ? c->o->beyond_share : c->o->sat_share, sug,
 			   "%lld of %lld values (%.3g%%) beyond the %s range [" G4 ", " G4
-			   "] (scale " G4 "%s); %.3g%% at qmin/qmax; data [" G4 ", " G4 "]",
+			   "] (scale " G4 "%s)%s; data [" G4 ", " G4 "]",
 			   (long long)L->beyond, (long long)L->finite, 100 * beyond, kind, rlo,
-			   rhi, s, q->n > 1 ? ", channel 0" : "", 100 * sat, L->min, L->max);
+			   rhi, s, q->n > 1 ? ", channel 0" : "", satx, L->min, L->max);
 }
 
 static int range_layer(struct ctx *c, int r, struct layer *L)
@@ -517,7 +552,7 @@ static int range_layer(struct ctx *c, int r, struct layer *L)
 	double ratio = amax / med;
 	if (!(ratio > c->o->range_ratio))
 		return QDB_OK;
-	char kind[16], sug[400];
+	char kind[48], sug[400];
 	vq_kind(q, kind, sizeof kind);
 	double s = q->s[0];
 	double s16 = amax / 32767.0;
@@ -543,7 +578,7 @@ static int asym_layer(struct ctx *c, int r, struct layer *L)
 		return QDB_OK;
 	double s = q->s[0];
 	double used = (p99 - p01) / ((double)(q->hi - q->lo) * s);
-	char kind[16], sug[400];
+	char kind[48], sug[400];
 	vq_kind(q, kind, sizeof kind);
 	snprintf(sug, sizeof sug,
 		 "use an affine quantizer (free zero point) or an unsigned dtype for %s: "
@@ -674,7 +709,7 @@ static int lut_graph(struct ctx *c, int r)
 		if (!lut_resolution(g, i, &in, &out, &jump, &from_table) ||
 		    !(jump > c->o->lut_jump))
 			continue;
-		char kind[16], sug[400];
+		char kind[48], sug[400];
 		vq_kind(&in, kind, sizeof kind);
 		snprintf(sug, sizeof sug,
 			 "give %s's input %s a finer scale (narrower range, or int16) or run %s "
@@ -695,6 +730,76 @@ static int lut_graph(struct ctx *c, int r)
 	return QDB_OK;
 }
 
+/* The table a converter stored for a nonlinear op, against the one the
+ * node's qparams call for (built as convert builds it). */
+static int luttable_graph(struct ctx *c, int r)
+{
+	const struct qdb_graph *g = c->g;
+	if (g->stage != QDB_STAGE_QUANTIZED)
+		return QDB_OK;
+	for (int i = 0; i < g->n_nodes; i++) {
+		const struct qdb_node *n = &g->nodes[i];
+		const char *lut = qdb_node_attr_str(n, "lut", NULL);
+		if (!is_lut_op(n->op) || !lut || n->device != QDB_DEV_BPU || n->n_inputs < 1 ||
+		    n->n_outputs < 1)
+			continue;
+		int cv = qdb_graph_find_value(g, lut);
+		if (cv < 0 || g->values[cv].constant < 0)
+			continue; /* validation reports a dangling reference */
+		const struct qdb_tensor *t = &g->constants[g->values[cv].constant].t;
+		struct qdb_qp in, out;
+		struct qdb_err e;
+		if (qdb_qp_of(g, i, n->inputs[0], &in, &e) || qdb_qp_of(g, i, n->outputs[0], &out, &e))
+			continue;
+		int size = qdb_lut_size(in.dt);
+		int64_t m = qdb_tensor_numel(t);
+		char sug[400];
+		snprintf(sug, sizeof sug,
+			 "rebuild %s's table from its input and output qparams (qdb convert), or run "
+			 "%s on CPU (qdb edit --cpu %s) until the converter is fixed", n->name, n->name,
+			 n->name);
+		if (!size || m != size || !qdb_dtype_is_int(t->dtype)) {
+			int rc = add_finding(c, r, QDB_SEV_ERROR, n->name, (double)m, size, sug,
+					     "table %s has %lld %s entries; %s with a %s input needs %d",
+					     lut, (long long)m, qdb_dtype_name(t->dtype), n->op_name,
+					     qdb_dtype_name(in.dt), size);
+			if (rc)
+				return rc;
+			continue;
+		}
+		int32_t want[257];
+		int gelu_tanh = !strcmp(qdb_node_attr_str(n, "approximate", "none"), "tanh");
+		int rc = n->op == QDB_OP_SOFTMAX
+				 ? qdb_lut_softmax_build(&in, g->rounding, want, &e)
+				 : qdb_lut_build(n->op, gelu_tanh, &in, &out, g->rounding, want, &e);
+		if (rc)
+			continue;
+		/* exp tables are Q16 fractions; activation tables output integers */
+		double unit = n->op == QDB_OP_SOFTMAX ? 65536.0 * out.s : 1.0;
+		int bad = 0, worst = 0;
+		double maxd = 0;
+		for (int k = 0; k < size; k++) {
+			double d = fabs(qdb_tensor_get(t, k) - (double)want[k]) / unit;
+			if (d > 1.0) {
+				bad++;
+				if (d > maxd)
+					maxd = d, worst = k;
+			}
+		}
+		if (!bad)
+			continue;
+		rc = add_finding(c, r, QDB_SEV_ERROR, n->name, maxd, 1, sug,
+				 "%d of %d entries of table %s differ from %s at the node's qparams "
+				 "(input scale " G4 ", output scale " G4 ") by up to %.3g output LSB "
+				 "(entry %d: %.0f, expected %d)",
+				 bad, size, lut, n->op_name, in.s, out.s, maxd, worst,
+				 qdb_tensor_get(t, worst), want[worst]);
+		if (rc)
+			return rc;
+	}
+	return QDB_OK;
+}
+
 static int output_finding(struct ctx *c, int r, int v, const struct layer *L)
 {
 	const struct qdb_graph *g = c->g;
@@ -704,7 +809,7 @@ static int output_finding(struct ctx *c, int r, int v, const struct layer *L)
 		return QDB_OK;
 	const char *name = g->values[v].name;
 	int node = g->values[v].producer;
-	char kind[16], sug[400];
+	char kind[48], sug[400];
 	vq_kind(&q, kind, sizeof kind);
 	double s = q.s[0];
 	int64_t zp = vq_zp(&q, 0);
@@ -820,6 +925,10 @@ static const struct rule rules[R_COUNT] = {
 		    "output change per input step of a nonlinear op's lookup table (fixed profile)",
 		    "give the op's input a finer scale or run the op on CPU"},
 		   lut_graph, NULL, 0},
+	[R_LUTTABLE] = {{"lut-table", QDB_SEV_ERROR, 0,
+			  "a nonlinear op's stored table against the one its qparams call for",
+			  "rebuild the table from the node's qparams or run the op on CPU"},
+			 luttable_graph, NULL, 0},
 	[R_OUTPUT] = {{"output-precision", QDB_SEV_WARNING, 0,
 		       "8-bit graph outputs; with a trace, rows whose top-2 margin is below 1 LSB",
 		       "keep outputs in float or a wider integer"},

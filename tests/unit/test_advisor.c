@@ -10,6 +10,8 @@
 #include "analysis/advisor.h"
 #include "graph_util.h"
 #include "io/trace.h"
+#include "ops/kernel_int.h"
+#include "ops/ops.h"
 #include "tap.h"
 
 static char tmpdir[256];
@@ -92,6 +94,45 @@ static struct qdb_trace *make_trace(const char *name, int n, int per,
 	return tr;
 }
 
+/* The same with i8 records carrying qparams (scale, zero point 0). */
+static struct qdb_trace *make_int_trace(const char *name, int n, double scale,
+					int (*gen)(int s, int i))
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s.qtr", tmpdir, name);
+	const char *names[1] = {"y"};
+	struct qdb_trace_header h = {"quantized", "test", "test_advisor", 1, names, NULL, NULL};
+	struct qdb_trace_writer *w;
+	struct qdb_err e;
+	if (qdb_trace_writer_open(path, &h, 0, &w, &e))
+		tg_die("trace writer", &e);
+	struct qdb_tensor t;
+	qdb_tensor_init(&t);
+	int64_t shape[2] = {4, 16};
+	if (qdb_tensor_alloc(&t, QDB_I8, 2, shape, &e) ||
+	    qdb_quant_set(&t.q, scale, 0, 1, 0, &e))
+		tg_die("alloc", &e);
+	for (int s = 0; s < n; s++) {
+		struct qdb_sample_id id = {0, s, NULL};
+		int8_t *p = t.data;
+		for (int i = 0; i < 64; i++)
+			p[i] = (int8_t)gen(s, i);
+		if (qdb_trace_writer_add(w, &id, "y", &t, &e))
+			tg_die("trace add", &e);
+	}
+	qdb_tensor_done(&t);
+	if (qdb_trace_writer_commit(w, &e))
+		tg_die("trace commit", &e);
+	struct qdb_trace *tr;
+	if (qdb_trace_open(path, &tr, &e))
+		tg_die("trace open", &e);
+	return tr;
+}
+
+static int igen_half_max(int s, int i) { return i % 2 ? 127 : (i * 5 + s) % 100 - 50; }
+static int igen_half_min(int s, int i) { return i % 2 ? -128 : (i * 5 + s) % 100 - 50; }
+static double gen_at_edge(int s, int i) { return i % 2 ? 12.7 : ((i * 7 + s) % 100 - 50) * 0.1; }
+
 static double gen_within(int s, int i) { return ((i * 7 + s * 3) % 200 - 100) * 0.1; }
 static double gen_wide(int s, int i) { return ((i * 7 + s * 3) % 200 - 100) * 0.3; }
 static double gen_outlier(int s, int i) { return i == 5 ? 100.0 : ((i % 9) - 4) * 0.01 + 0.005; }
@@ -102,9 +143,9 @@ static double gen_margin_tight(int s, int i) { return i % 4 == 0 ? 1.0 : i % 4 =
 
 static void test_table(void)
 {
-	ok(qdb_advisor_n_rules() >= 7, "at least the seven rules of the issue");
+	ok(qdb_advisor_n_rules() >= 8, "the seven rules of the issue and lut-table");
 	const char *ids[] = {"range-int8", "scale-coverage", "asymmetric", "scale-pow2",
-			     "lut-coarse", "output-precision", "nonfinite"};
+			     "lut-coarse", "output-precision", "nonfinite", "lut-table"};
 	int all = 1;
 	for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
 		int r = qdb_advisor_find_rule(ids[i]);
@@ -220,6 +261,92 @@ static void test_coverage(void)
 	   f ? ": " : "", f ? f->evidence : "");
 	qdb_advice_done(&a);
 	qdb_trace_close(t6);
+	qdb_graph_delete(g);
+}
+
+static void test_saturation(void)
+{
+	struct qdb_graph *g = one_node("identity", QDB_STAGE_QUANTIZED);
+	tg_q(g, "y", 0.1, 0, QDB_I8, -128, 127);
+	struct qdb_advisor_opts o;
+	qdb_advisor_opts_init(&o);
+	qdb_advisor_select(&o, "scale-coverage", NULL, NULL);
+	struct qdb_advice a;
+	const struct qdb_finding *f = NULL;
+	int n;
+	struct qdb_trace *t = make_int_trace("sat_int", 2, 0.1, igen_half_max);
+	advise(g, t, &o, &a);
+	n = count_rule(&a, "scale-coverage", &f);
+	ok(n == 1 && f->severity == QDB_SEV_ERROR && fabs(f->measure - 0.5) < 1e-9 &&
+		   strstr(f->evidence, "50% at qmin/qmax"),
+	   "scale-coverage: half the integers at qmax (%s)", f ? f->evidence : "-");
+	qdb_advice_done(&a);
+	qdb_trace_close(t);
+	struct qdb_trace *tf = make_trace("edge_float", 2, 64, gen_at_edge, NULL);
+	advise(g, tf, &o, &a);
+	ok(count_rule(&a, "scale-coverage", NULL) == 0,
+	   "scale-coverage: float values at the edge are not saturation");
+	qdb_advice_done(&a);
+	qdb_trace_close(tf);
+	qdb_graph_delete(g);
+
+	/* tanh output on int8, scale 1/128: qmin is tanh's -1 */
+	g = one_node("tanh", QDB_STAGE_QUANTIZED);
+	tg_q(g, "y", 1.0 / 128, 0, QDB_I8, -128, 127);
+	t = make_int_trace("sat_tanh", 2, 1.0 / 128, igen_half_min);
+	advise(g, t, &o, &a);
+	ok(count_rule(&a, "scale-coverage", NULL) == 0,
+	   "scale-coverage: tanh's lower bound -1 at qmin is not saturation");
+	qdb_advice_done(&a);
+	qdb_trace_close(t);
+	qdb_graph_delete(g);
+}
+
+static void test_lut_table(void)
+{
+	struct qdb_graph *g = one_node("hardswish", QDB_STAGE_QUANTIZED);
+	g->profile = QDB_PROFILE_FIXED;
+	tg_q(g, "x", 0.05, 0, QDB_I8, -128, 127);
+	tg_q(g, "y", 0.04, -100, QDB_I8, -128, 127);
+	struct qdb_qp in = {0.05, 0, -128, 127, QDB_I8}, out = {0.04, -100, -128, 127, QDB_I8};
+	int32_t table[256];
+	struct qdb_err e;
+	ok(qdb_lut_build(QDB_OP_HARDSWISH, 0, &in, &out, g->rounding, table, &e) == QDB_OK,
+	   "reference table built");
+	struct qdb_tensor t;
+	qdb_tensor_init(&t);
+	int64_t shape[1] = {256};
+	if (qdb_tensor_alloc(&t, QDB_I32, 1, shape, &e))
+		tg_die("alloc", &e);
+	memcpy(t.data, table, sizeof table);
+	if (qdb_graph_add_constant(g, "y.lut", &t, &e) < 0)
+		tg_die("lut", &e);
+	tg_str(g, "y", "lut", "y.lut");
+	struct qdb_advisor_opts o;
+	qdb_advisor_opts_init(&o);
+	qdb_advisor_select(&o, "lut-table", NULL, NULL);
+	struct qdb_advice a;
+	const struct qdb_finding *f = NULL;
+	int n;
+	advise(g, NULL, &o, &a);
+	ok(count_rule(&a, "lut-table", NULL) == 0, "lut-table: the right table passes");
+	qdb_advice_done(&a);
+	/* the copy-paste bug of the demo: built from the output scale */
+	struct qdb_qp wrong = in;
+	wrong.s = out.s;
+	qdb_lut_build(QDB_OP_HARDSWISH, 0, &wrong, &out, g->rounding, table, &e);
+	int cv = qdb_graph_find_value(g, "y.lut");
+	memcpy(g->constants[g->values[cv].constant].t.data, table, sizeof table);
+	advise(g, NULL, &o, &a);
+	n = count_rule(&a, "lut-table", &f);
+	ok(n == 1 && f->severity == QDB_SEV_ERROR && !strcmp(f->where, "y") && f->measure > 1,
+	   "lut-table: a table built from the wrong scale is an error (%s)", f ? f->evidence : "-");
+	qdb_advice_done(&a);
+	g->nodes[0].device = QDB_DEV_CPU;
+	advise(g, NULL, &o, &a);
+	ok(count_rule(&a, "lut-table", NULL) == 0, "lut-table: a node on CPU does not use it");
+	qdb_advice_done(&a);
+	qdb_tensor_done(&t);
 	qdb_graph_delete(g);
 }
 
@@ -454,6 +581,8 @@ int main(void)
 	test_nonfinite_constant();
 	test_nonfinite_trace();
 	test_coverage();
+	test_saturation();
+	test_lut_table();
 	test_range();
 	test_asym();
 	test_pow2();
