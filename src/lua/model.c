@@ -15,6 +15,8 @@
 #include <lua.h>
 
 #include "base/alloc.h"
+#include "graph/convert.h"
+#include "graph/edit.h"
 #include "graph/exec.h"
 #include "graph/graph.h"
 #include "io/qbc.h"
@@ -76,8 +78,20 @@ int qdb_lua_node_arg(lua_State *L, const struct qdb_graph *g, int idx)
 	}
 	const char *name = luaL_checkstring(L, idx);
 	int n = qdb_graph_find_node(g, name);
-	if (n < 0)
-		luaL_error(L, "model has no node '%s'", name);
+	if (n < 0) {
+		const char *close[4];
+		int k = qdb_graph_close_nodes(g, name, close, 4);
+		luaL_Buffer b;
+		luaL_buffinit(L, &b);
+		for (int i = 0; i < k; i++) {
+			luaL_addstring(&b, i ? ", " : " (close: ");
+			luaL_addstring(&b, close[i]);
+		}
+		if (k)
+			luaL_addchar(&b, ')');
+		luaL_pushresult(&b);
+		luaL_error(L, "model has no node '%s'%s", name, lua_tostring(L, -1));
+	}
 	return n;
 }
 
@@ -389,17 +403,13 @@ static int m_device(lua_State *L)
 		lua_pushstring(L, old);
 		return 1;
 	}
+	/* qdb_graph_edit_devices checks (bpu: the integer kernel prepares) and
+	 * records the edit as `qdb edit` does */
 	struct qdb_err err;
-	if (dev == QDB_DEV_BPU) {
-		struct qdb_lua_exec *e = qdb_lua_model_exec(m, QDB_SEM_INTEGER, &err);
-		if (!e)
-			return qdb_lua_fail(L, &err);
-		if (!qdb_exec_can_run_on(e->x, n, QDB_DEV_BPU))
-			return qdb_lua_failf(L, "node %s cannot run on bpu (no integer kernel)", nd->name);
-	}
-	if (qdb_graph_add_edit(m->g, nd->name, "device", old, device_name(dev), &err))
-		return qdb_lua_raise(L, &err);
-	nd->device = (enum qdb_device)dev;
+	char *names[1] = {nd->name};
+	if (qdb_graph_edit_devices(m->g, dev == QDB_DEV_CPU ? names : NULL, dev == QDB_DEV_CPU,
+				   dev == QDB_DEV_BPU ? names : NULL, dev == QDB_DEV_BPU, NULL, &err))
+		return qdb_lua_fail(L, &err);
 	m->dirty = 1;
 	lua_pushstring(L, old);
 	return 1;
@@ -509,6 +519,69 @@ static int m_clone(lua_State *L)
 	return 1;
 }
 
+/* qdb.convert(model[, {profile = "torch" | "fixed", rounding = ...}])
+ * -> Model (quantized, unsaved), report | nil, msg */
+static int l_convert(lua_State *L)
+{
+	static const char *const opts[] = {"profile", "rounding", NULL};
+	struct qdb_lua_model *m = qdb_lua_check_model(L, 1);
+	qdb_lua_check_opts(L, 2, opts);
+	struct qdb_convert_opts o;
+	qdb_convert_opts_init(&o);
+	const char *p = qdb_lua_opt_str(L, 2, "profile", NULL);
+	if (p && qdb_profile_parse(p, &o.profile))
+		return luaL_error(L, "option 'profile': torch or fixed expected, got '%s'", p);
+	const char *r = qdb_lua_opt_str(L, 2, "rounding", NULL);
+	if (r && qdb_rounding_parse(r, &o.rounding))
+		return luaL_error(L, "option 'rounding': half_away, half_up or half_even expected, got '%s'", r);
+	if (!r && o.profile == QDB_PROFILE_FIXED)
+		o.rounding = QDB_ROUND_HALF_AWAY; /* as `qdb convert` */
+	struct qdb_lua_model *out = qdb_lua_push_model(L, NULL);
+	struct qdb_convert_report *rep = lua_newuserdatauv(L, sizeof *rep, 0);
+	memset(rep, 0, sizeof *rep);
+	struct qdb_err err;
+	int rc = qdb_convert(m->g, &o, &out->g, rep, &err);
+	if (rc) {
+		qdb_convert_report_done(rep);
+		return qdb_lua_fail(L, &err);
+	}
+	out->dirty = 1;
+	/* the report as a table (then freed) */
+	lua_createtable(L, 0, 8);
+	lua_pushinteger(L, rep->n_bpu);
+	lua_setfield(L, -2, "n_bpu");
+	lua_pushinteger(L, rep->n_cpu);
+	lua_setfield(L, -2, "n_cpu");
+	lua_pushinteger(L, (lua_Integer)rep->weights_at_limit);
+	lua_setfield(L, -2, "weights_at_limit");
+	lua_pushinteger(L, (lua_Integer)rep->bias_overflow);
+	lua_setfield(L, -2, "bias_overflow");
+	lua_pushinteger(L, rep->mult_underflow + rep->mult_overflow);
+	lua_setfield(L, -2, "multiplier_issues");
+	lua_createtable(L, rep->n_nodes, 0);
+	for (int i = 0; i < rep->n_nodes; i++) {
+		const struct qdb_convert_node *cn = &rep->nodes[i];
+		lua_createtable(L, 0, 5);
+		lua_pushstring(L, cn->node);
+		lua_setfield(L, -2, "node");
+		lua_pushstring(L, cn->op ? cn->op : "");
+		lua_setfield(L, -2, "op");
+		lua_pushstring(L, device_name(cn->device));
+		lua_setfield(L, -2, "device");
+		lua_pushinteger(L, (lua_Integer)cn->weights_at_limit);
+		lua_setfield(L, -2, "weights_at_limit");
+		if (cn->note) {
+			lua_pushstring(L, cn->note);
+			lua_setfield(L, -2, "note");
+		}
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, "nodes");
+	qdb_convert_report_done(rep);
+	lua_remove(L, -2); /* the report box */
+	return 2;
+}
+
 static const char *const model_props[] = {"path", "name", "stage", "profile", "rounding",
 					  "producer", "n_nodes", NULL};
 
@@ -591,11 +664,13 @@ void qdb_lua_model_register(lua_State *L)
 		{"set_scale", m_set_scale},
 		{"save", m_save},
 		{"clone", m_clone},
+		{"convert", l_convert},
 		{NULL, NULL},
 	};
 	qdb_lua_class(L, QDB_LUA_MODEL, meta, methods, model_getter, model_props);
 	static const luaL_Reg funcs[] = {
 		{"model", qdb_lua_model_open},
+		{"convert", l_convert},
 		{NULL, NULL},
 	};
 	luaL_setfuncs(L, funcs, 0);
