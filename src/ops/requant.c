@@ -77,7 +77,9 @@ int32_t qdb_rq_apply64(int64_t x, struct qdb_rq m, enum qdb_rounding r)
 		 * half away), then divide by 2^right (half away). */
 		int left = m.shift > 0 ? m.shift : 0, right = m.shift > 0 ? 0 : -m.shift;
 		__int128 p = (__int128)x * ((__int128)1 << left) * m.mult;
-		__int128 hi = shift_round128(p, 31, QDB_ROUND_HALF_AWAY);
+		/* gemmlowp's nudge and truncating division, widened. */
+		__int128 nudge = p >= 0 ? ((__int128)1 << 30) : 1 - ((__int128)1 << 30);
+		__int128 hi = (p + nudge) / ((__int128)1 << 31);
 		if (right > 0)
 			hi = shift_round128(hi, right, QDB_ROUND_HALF_AWAY);
 		return sat128(hi);

@@ -6,9 +6,11 @@
  * M ~= mult * 2^(shift - 31) (qdb_rq_from_double; TFLite's
  * QuantizeMultiplier). x * M is rounded by one of three rules:
  *  - half_away: TFLite's double rounding, SaturatingRoundingDoublingHighMul
- *    (x * 2^max(shift,0)) then RoundingDivideByPOT(-min(shift,0)), both
- *    rounding half away from zero. Two roundings: the result can differ from
- *    round(x * M) by one when the first rounding lands on a tie.
+ *    (x * 2^max(shift,0)) then RoundingDivideByPOT(-min(shift,0)). The
+ *    second rounds half away from zero; the first is gemmlowp's nudge
+ *    ((ab + (ab >= 0 ? 2^30 : 1 - 2^30)) / 2^31, truncating), which sends
+ *    negative ties toward zero. Two roundings: the result can differ from
+ *    round(x * M) by one. Reproduced bit for bit (also for 64-bit x).
  *  - half_up: one rounding of the exact 64-bit product, ties toward +inf
  *    (TFLite's single-rounding variant: (x*mult + 2^(s-1)) >> s).
  *  - half_even: one rounding of the exact product, ties to even.
@@ -74,8 +76,8 @@ static inline int64_t qdb_clamp64(int64_t v, int64_t lo, int64_t hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* TFLite's SaturatingRoundingDoublingHighMul: round(a * b / 2^31), ties
- * away from zero. */
+/* TFLite's SaturatingRoundingDoublingHighMul: a * b / 2^31 rounded, ties
+ * up for positive and toward zero for negative products (gemmlowp). */
 static inline int32_t qdb_rq_srdhm(int32_t a, int32_t b)
 {
 	if (a == b && a == INT32_MIN)
