@@ -343,8 +343,8 @@ int qdb_graph_set_node_io(struct qdb_graph *g, int node, const int *inputs, int 
 	n->n_inputs = n_inputs;
 	n->outputs = out;
 	n->n_outputs = n_outputs;
-	for (int i = 0; i < n_outputs; i++)
-		g->values[outputs[i]].producer = node;
+	for (int i = 0; i < n_outputs; i++) /* out, not outputs: they may be the old arrays */
+		g->values[out[i]].producer = node;
 	return QDB_OK;
 }
 

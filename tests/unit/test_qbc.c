@@ -262,6 +262,19 @@ static void test_files(void)
 	ok(qdb_graph_save(g, out, &e) == QDB_OK && qdb_graph_load(out, &g2, &e) == QDB_OK && qdb_graph_equal(g, g2),
 	   "minimal graph round trip");
 	qdb_graph_delete(g2);
+
+	/* load_checked adds validation: relu with two inputs loads, but is
+	 * refused by it, and the message names the file */
+	ok(qdb_graph_load_checked(small, &g2, &e) == QDB_OK && g2->values[qdb_graph_find_value(g2, "c1")].rank == 4,
+	   "small.qbc validates (shapes inferred)");
+	qdb_graph_delete(g2);
+	int a2[2] = {g->nodes[0].inputs[0], g->nodes[0].inputs[0]};
+	qdb_graph_set_node_io(g, 0, a2, 2, g->nodes[0].outputs, 1, &e);
+	ok(qdb_graph_save(g, out, &e) == QDB_OK && qdb_graph_load(out, &g2, &e) == QDB_OK, "relu with two inputs loads");
+	qdb_graph_delete(g2);
+	rc = qdb_graph_load_checked(out, &g2, &e);
+	ok(rc != QDB_OK && !g2 && !strncmp(e.msg, out, strlen(out)) && strstr(e.msg, "relu"),
+	   "but does not validate: %s", e.msg);
 	qdb_graph_delete(g);
 }
 
