@@ -1,6 +1,7 @@
 # scripts (see Makefile.am)
-# demo and the compare benchmark (helper cli)
-EXTRA_DIST += scripts/run-demo scripts/bench/compare scripts/bench/compare_numpy.py
+# demo and the compare benchmark (helper cli); run-demo needs setup
+EXTRA_DIST += scripts/run-demo scripts/bench/compare scripts/bench/compare_numpy.py \
+	scripts/setup scripts/run-tests
 EXTRA_DIST += scripts/bench/tui
 # graph interpreter benchmark (helper exec); the timer is not installed
 noinst_PROGRAMS += scripts/bench/interp-time
