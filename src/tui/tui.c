@@ -707,20 +707,33 @@ static void report_edit(struct tui *t, int row, const char *what)
 		const struct qdb_compare_cell *c = tui_cell(t, t->sample, rows[k]);
 		if (!bc || !c || bc->state != QDB_CELL_OK || c->state != QDB_CELL_OK)
 			continue;
-		struct qdb_buf line;
-		qdb_buf_init(&line);
-		qdb_buf_printf(&line, "  %s%s:", k ? "output " : "", qdb_session_row(t->s, rows[k])->name);
-		for (int m = 0; m < QDB_M_COUNT; m++) {
-			if (!qdb_compare_metric_applies(c->flags, &c->m, m) ||
-			    !qdb_compare_metric_applies(bc->flags, &bc->m, m))
-				continue;
-			tui_fmt_metric(a, sizeof a, m, qdb_metric_value(&bc->m, m), 8);
-			tui_fmt_metric(b, sizeof b, m, qdb_metric_value(&c->m, m), 8);
-			qdb_buf_printf(&line, " %s %s%s%s", qdb_metric_name(m), a,
-				       tui_glyph(GL_ARROW), b);
+		/* Every metric, before -> after: the headline ones on one line,
+		 * the error magnitudes on the next. */
+		static const enum qdb_metric_id lines[2][5] = {
+			{QDB_M_COSINE, QDB_M_SQNR_DB, QDB_M_MAX_STEPS, QDB_M_MISMATCH, QDB_M_TOP1},
+			{QDB_M_MAX_ABS, QDB_M_MEAN_ABS, QDB_M_MSE, QDB_M_REL_L2, QDB_M_COUNT},
+		};
+		for (int l = 0; l < 2; l++) {
+			struct qdb_buf line;
+			qdb_buf_init(&line);
+			if (l == 0)
+				qdb_buf_printf(&line, "  %s%s:", k ? "output " : "",
+					       qdb_session_row(t->s, rows[k])->name);
+			else
+				qdb_buf_puts(&line, "   ");
+			for (int i = 0; i < 5 && lines[l][i] != QDB_M_COUNT; i++) {
+				enum qdb_metric_id m = lines[l][i];
+				if (!qdb_compare_metric_applies(c->flags, &c->m, m) ||
+				    !qdb_compare_metric_applies(bc->flags, &bc->m, m))
+					continue;
+				tui_fmt_metric(a, sizeof a, m, qdb_metric_value(&bc->m, m), 8);
+				tui_fmt_metric(b, sizeof b, m, qdb_metric_value(&c->m, m), 8);
+				qdb_buf_printf(&line, " %s %s%s%s", qdb_metric_name(m), a,
+					       tui_glyph(GL_ARROW), b);
+			}
+			tui_console_print(t, COL_DEFAULT, line.s);
+			qdb_buf_done(&line);
 		}
-		tui_console_print(t, COL_DEFAULT, line.s);
-		qdb_buf_done(&line);
 	}
 	tui_console_printf(t, COL_DIM, "  %d of %d layers changed", changed, n);
 	const struct qdb_compare_cell *bo = qdb_session_before(t->s, out);
@@ -787,7 +800,7 @@ static void undo(struct tui *t)
 	if (row >= 0)
 		tui_select_row(t, row);
 	char msg[300];
-	snprintf(msg, sizeof msg, "undo %s", what);
+	snprintf(msg, sizeof msg, "undone: %s", what);
 	report_edit(t, row >= 0 ? row : t->row, msg);
 }
 
@@ -996,7 +1009,29 @@ static void usage(FILE *f)
 		"  A, B       reference and candidate: traces (.qtr) or graphs (.qbc, need --data)\n"
 		"  no files   the bundled digits demo (quantized-bad.qbc against qat.qbc)\n"
 		"  --select LAYER, --sample ID   start on that layer (A or B name) and sample\n"
+		"  --keys     list the keys and exit\n"
 		"Keys: press ? inside. man qdb, section TUI.\n");
+}
+
+/* --keys: the key table the help screen shows, for docs and tests. */
+static void print_keys(void)
+{
+	struct tui t;
+	char keys[64];
+	const char *group = NULL;
+
+	memset(&t, 0, sizeof t);
+	if (tui_keymap_init(&t))
+		return;
+	for (int r = 1; r < REQ_COUNT; r++) {
+		const char *g = tui_request_group((enum tui_request)r);
+		if (!group || strcmp(g, group))
+			printf("%s%s\n", group ? "\n" : "", g);
+		group = g;
+		tui_request_keys(&t, (enum tui_request)r, keys, sizeof keys);
+		printf("  %-16s %s\n", keys, tui_request_help((enum tui_request)r));
+	}
+	tui_keymap_done(&t);
 }
 
 struct tui_args {
@@ -1018,6 +1053,7 @@ static int parse_args(int argc, char **argv, struct tui_args *a)
 		{"select", required_argument, NULL, 'L'},
 		{"sample", required_argument, NULL, 'I'},
 		{"help", no_argument, NULL, 'h'},
+		{"keys", no_argument, NULL, 'k'},
 		{NULL, 0, NULL, 0},
 	};
 	struct qdb_err err;
@@ -1027,7 +1063,7 @@ static int parse_args(int argc, char **argv, struct tui_args *a)
 	qdb_session_opts_init(&a->so);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "hd:m:t:s:n:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hkd:m:t:s:n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			a->so.data_path = optarg;
@@ -1066,6 +1102,9 @@ static int parse_args(int argc, char **argv, struct tui_args *a)
 			break;
 		case 'h':
 			usage(stdout);
+			return -1;
+		case 'k':
+			print_keys();
 			return -1;
 		default:
 			fprintf(stderr, "qdb: %s: unknown option or missing value\n", argv[optind - 1]);
