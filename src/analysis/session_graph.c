@@ -20,6 +20,7 @@
 
 #include "analysis/session_impl.h"
 #include "base/alloc.h"
+#include "graph/edit.h"
 #include "graph/exec.h"
 #include "graph/graph.h"
 #include "io/dataset.h"
@@ -721,24 +722,43 @@ int qdb_session_save(struct qdb_session *s, const char *path, struct qdb_err *er
 	if (!sg || !sg->side[1].g)
 		return qdb_err_set(err, QDB_EUNSUPPORTED, "%s is not a graph", s->side[1].path);
 	const struct qdb_graph *gb = sg->side[1].g;
-	struct qdb_graph *c = qdb_graph_clone(gb, err);
-	if (!c)
-		return err && err->code ? err->code : QDB_ENOMEM;
+	int n = gb->n_nodes, n_cpu = 0, n_bpu = 0;
+	char **cpu = qdb_calloc(n ? (size_t)n : 1, sizeof *cpu);
+	char **bpu = qdb_calloc(n ? (size_t)n : 1, sizeof *bpu);
+	struct qdb_graph *c = NULL;
 	int rc = QDB_OK;
-	for (int i = 0; i < c->n_nodes && !rc; i++) {
-		enum qdb_device d = qdb_run_device(sg->side[1].run, i);
-		if (d == c->nodes[i].device)
-			continue;
-		rc = qdb_graph_add_edit(c, c->nodes[i].name, "device", dev_name(c->nodes[i].device),
-					dev_name(d), err);
-		c->nodes[i].device = d;
+
+	if (!cpu || !bpu) {
+		rc = qdb_err_set(err, QDB_ENOMEM, "session: out of memory");
+		goto out;
 	}
+	/* The nodes whose device differs from the loaded file: edit.h moves
+	 * them and appends the history records. */
+	for (int i = 0; i < n; i++) {
+		enum qdb_device d = qdb_run_device(sg->side[1].run, i);
+		if (d != gb->nodes[i].device) {
+			if (d == QDB_DEV_CPU)
+				cpu[n_cpu++] = gb->nodes[i].name;
+			else
+				bpu[n_bpu++] = gb->nodes[i].name;
+		}
+	}
+	c = qdb_graph_clone(gb, err);
+	if (!c) {
+		rc = err && err->code ? err->code : QDB_ENOMEM;
+		goto out;
+	}
+	if (n_cpu + n_bpu)
+		rc = qdb_graph_edit_devices(c, cpu, n_cpu, bpu, n_bpu, NULL, err);
 	if (!rc)
 		rc = qdb_graph_save(c, path, err);
-	qdb_graph_delete(c);
-	if (rc)
-		return rc;
-	for (int i = 0; i < gb->n_nodes; i++)
-		sg->saved_dev[i] = qdb_run_device(sg->side[1].run, i);
-	return QDB_OK;
+	if (!rc)
+		for (int i = 0; i < n; i++)
+			sg->saved_dev[i] = qdb_run_device(sg->side[1].run, i);
+out:
+	if (c)
+		qdb_graph_delete(c);
+	qdb_free(cpu);
+	qdb_free(bpu);
+	return rc;
 }
