@@ -17,7 +17,9 @@ int qdb_map_open(struct qdb_map *m, const char *path, struct qdb_err *err)
 {
 	m->data = NULL;
 	m->size = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused
+	 * below); it changes nothing for regular files. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return qdb_err_set(err, QDB_EIO, "%s: open: %s", path, strerror(errno));
 	struct stat st;

@@ -134,6 +134,9 @@ static void test_files(void)
 	ok(qdb_map_open(&m, tmpdir, &e) == QDB_EIO && strstr(e.msg, "is a directory"), "directory refused");
 	ok(qdb_map_open(&m, "/dev/null", &e) == QDB_EIO && strstr(e.msg, "not a regular file"),
 	   "device refused");
+	ok(mkfifo(tmp("fifo"), 0600) == 0 && qdb_map_open(&m, tmp("fifo"), &e) == QDB_EIO &&
+	   strstr(e.msg, "not a regular file"), "FIFO refused without waiting for a writer");
+	unlink(tmp("fifo"));
 
 	struct qdb_atomic a;
 	ok(qdb_atomic_open(&a, tmp("out"), &e) == QDB_OK && count_temps() == 1, "temp file created");
