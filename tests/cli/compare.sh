@@ -125,6 +125,16 @@ for pair in "ref.qtr nan.qtr" "int8_a.qtr int8_b.qtr" "demo_qat.qtr demo_int.qtr
 	"$QDB" compare "$TD/$1" "$TD/$2" >"$tmp/out" 2>"$tmp/err"
 	t "fits 80 columns: compare $1 $2" fits 80
 done
+if command -v script >/dev/null 2>&1; then
+	esc=$(printf '\033')
+	env -u NO_COLOR script -qec "'$QDB' compare '$TD/ref.qtr' '$TD/perturbed.qtr'" /dev/null >"$tmp/tty" 2>&1
+	t "colour on a tty" grep -q "$esc\[1;31m>" "$tmp/tty"
+	NO_COLOR=1 script -qec "'$QDB' compare '$TD/ref.qtr' '$TD/perturbed.qtr'" /dev/null >"$tmp/tty" 2>&1
+	t "NO_COLOR: no colour on a tty" sh -c "! grep -q '$esc' '$tmp/tty' && grep -q '^> *conv2' '$tmp/tty'"
+else
+	n=$((n + 1)); echo "ok $n # SKIP no script(1) for a pseudo-terminal"
+	n=$((n + 1)); echo "ok $n # SKIP no script(1) for a pseudo-terminal"
+fi
 t "no colour when not a tty" sh -c "'$QDB' compare '$TD/ref.qtr' '$TD/perturbed.qtr' | grep -q \"\$(printf '\\033')\"; [ \$? -eq 1 ]"
 
 # --- bad input and usage: exit 2, one line, FILE: where: what ----------------------
