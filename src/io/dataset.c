@@ -33,6 +33,7 @@ struct qdb_dataset {
 	enum qdb_label_kind label_kind;
 	char **classes;
 	int n_classes;
+	int64_t count; /* the header's count, INT64_MIN when absent */
 	struct qdb_idtab ids; /* id i belongs to record i (ids are unique) */
 	struct ds_rec *recs;
 	int n_recs, cap_recs;
@@ -143,15 +144,15 @@ static int parse_label(struct qdb_dataset *d, const msgpack_object *l, struct qd
 	return QDB_OK;
 }
 
-static int parse_header(struct qdb_dataset *d, const msgpack_object *h, int64_t *count,
-			struct qdb_err *err)
+static int parse_header(void *ctx, const msgpack_object *h, struct qdb_err *err)
 {
+	struct qdb_dataset *d = ctx;
 	const msgpack_object *v;
 	int rc;
 	if ((rc = qdb_mp_check_format(h, "qdb.dataset", NULL, err)) ||
 	    (rc = qdb_mp_get_strdup(h, "name", 1, NULL, &d->name, err)) ||
 	    (rc = qdb_mp_get(h, "inputs", 1, &v, err)) || (rc = parse_inputs(d, v, err)) ||
-	    (rc = qdb_mp_get_int(h, "count", 0, count, err)))
+	    (rc = qdb_mp_get_int(h, "count", 0, &d->count, err)))
 		return rc;
 	if ((rc = qdb_mp_get(h, "label", 0, &v, err)) || (rc = parse_label(d, v, err)))
 		return qdb_mp_fail(rc, err, "label");
@@ -230,13 +231,14 @@ static int parse_label_value(struct qdb_dataset *d, const msgpack_object *v, int
 	}
 }
 
-static int parse_record(struct qdb_dataset *d, const msgpack_object *o, size_t off, size_t len,
+static int parse_record(void *ctx, const msgpack_object *o, int n, uint64_t off, uint64_t len,
 			struct qdb_err *err)
 {
+	struct qdb_dataset *d = ctx;
 	const msgpack_object *v;
 	struct qdb_id_key k;
 	char ib[48];
-	int rc, n = d->n_recs;
+	int rc;
 	int64_t label;
 	if ((rc = qdb_mp_check_map(o, NULL, err)) || (rc = qdb_mp_get(o, "id", 1, &v, err)) ||
 	    (rc = qdb_id_key_read(v, "id", &k, err)))
@@ -248,8 +250,6 @@ static int parse_record(struct qdb_dataset *d, const msgpack_object *o, size_t o
 	if ((rc = qdb_mp_get(o, "inputs", 1, &v, err)) || (rc = parse_record_inputs(d, v, err)) ||
 	    (rc = qdb_mp_get(o, "label", 0, &v, err)) || (rc = parse_label_value(d, v, &label, err)))
 		return qdb_mp_fail(rc, err, "record %d (id %s)", n, ib);
-	if (n == INT32_MAX - 1)
-		return qdb_err_set(err, QDB_EFORMAT, "record %d: too many records", n);
 	if (d->n_recs == d->cap_recs) {
 		int cap = d->cap_recs ? 2 * d->cap_recs : 64;
 		struct ds_rec *r = qdb_realloc(d->recs, (size_t)cap * sizeof *r);
@@ -266,32 +266,12 @@ static int parse_record(struct qdb_dataset *d, const msgpack_object *o, size_t o
 
 static int parse(struct qdb_dataset *d, struct qdb_err *err)
 {
-	msgpack_unpacked u;
-	size_t off = 0;
-	int64_t count = INT64_MIN; /* absent */
-	int rc;
-	if (d->size == 0)
-		return qdb_err_set(err, QDB_EFORMAT, "header: empty file");
-	msgpack_unpacked_init(&u);
-	if ((rc = qdb_mp_next(&u, d->data, d->size, &off, err)) ||
-	    (rc = parse_header(d, &u.data, &count, err))) {
-		qdb_mp_fail(rc, err, "header");
-		goto out;
-	}
-	while (off < d->size) {
-		size_t start = off;
-		if ((rc = qdb_mp_next(&u, d->data, d->size, &off, err))) {
-			qdb_mp_fail(rc, err, "record %d", d->n_recs);
-			goto out;
-		}
-		if ((rc = parse_record(d, &u.data, start, off - start, err)))
-			goto out;
-	}
-	if (count != INT64_MIN && count != d->n_recs)
+	static const struct qdb_stream_ops ops = {parse_header, parse_record};
+	d->count = INT64_MIN; /* absent */
+	int rc = qdb_stream_parse(d->data, d->size, &ops, d, err);
+	if (!rc && d->count != INT64_MIN && d->count != d->n_recs)
 		rc = qdb_err_set(err, QDB_EFORMAT, "header: count: %lld records declared, %d present",
-				 (long long)count, d->n_recs);
-out:
-	msgpack_unpacked_destroy(&u);
+				 (long long)d->count, d->n_recs);
 	return rc;
 }
 
@@ -474,12 +454,6 @@ static void dwriter_free(struct qdb_dataset_writer *w)
 	qdb_free(w);
 }
 
-static int dwrite_failed(struct qdb_dataset_writer *w, struct qdb_err *err)
-{
-	int e = errno;
-	return qdb_err_set(err, QDB_EIO, "%s: write: %s", w->a.path, strerror(e ? e : EIO));
-}
-
 static int write_header(struct qdb_dataset_writer *w, const struct qdb_dataset_header *h)
 {
 	msgpack_packer *pk = &w->pk;
@@ -556,7 +530,7 @@ int qdb_dataset_writer_open(const char *path, const struct qdb_dataset_header *h
 	msgpack_packer_init(&w->pk, w->a.fp, msgpack_fbuffer_write);
 	errno = 0;
 	if (write_header(w, h)) {
-		rc = dwrite_failed(w, err);
+		rc = qdb_atomic_write_error(&w->a, err);
 		qdb_dataset_writer_abort(w);
 		return rc;
 	}
@@ -601,7 +575,7 @@ int qdb_dataset_writer_add(struct qdb_dataset_writer *w, const struct qdb_sample
 		rc |= w->label_kind == QDB_LABEL_CLASS ? msgpack_pack_int64(pk, label_class)
 						       : qdb_tensor_mp_write(pk, label_tensor);
 	}
-	return rc ? dwrite_failed(w, err) : QDB_OK;
+	return rc ? qdb_atomic_write_error(&w->a, err) : QDB_OK;
 }
 
 int qdb_dataset_writer_commit(struct qdb_dataset_writer *w, struct qdb_err *err)

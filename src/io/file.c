@@ -148,6 +148,12 @@ int qdb_atomic_commit(struct qdb_atomic *a, struct qdb_err *err)
 	return rc;
 }
 
+int qdb_atomic_write_error(const struct qdb_atomic *a, struct qdb_err *err)
+{
+	int e = errno ? errno : EIO;
+	return qdb_err_set(err, QDB_EIO, "%s: write: %s", a->path, strerror(e));
+}
+
 void qdb_atomic_abort(struct qdb_atomic *a)
 {
 	if (a->fp)

@@ -35,5 +35,9 @@ struct qdb_atomic {
 int qdb_atomic_open(struct qdb_atomic *a, const char *path, struct qdb_err *err);
 int qdb_atomic_commit(struct qdb_atomic *a, struct qdb_err *err);
 void qdb_atomic_abort(struct qdb_atomic *a);
+/* For a write to a->fp that failed before commit (clear errno before the
+ * writes): sets QDB_EIO "PATH: write: <errno text>" and returns it. The
+ * file is not aborted: the caller decides. */
+int qdb_atomic_write_error(const struct qdb_atomic *a, struct qdb_err *err);
 
 #endif

@@ -306,9 +306,9 @@ int qdb_npy_save(const struct qdb_tensor *t, const char *path, struct qdb_err *e
 	errno = 0;
 	if (fwrite(pre, 1, sizeof pre, a.fp) != sizeof pre || fwrite(hdr, 1, hlen, a.fp) != hlen ||
 	    (need && fwrite(t->data, 1, need, a.fp) != need)) {
-		int e = errno ? errno : EIO;
+		rc = qdb_atomic_write_error(&a, err);
 		qdb_atomic_abort(&a);
-		return qdb_err_set(err, QDB_EIO, "%s: write: %s", path, strerror(e));
+		return rc;
 	}
 	return qdb_atomic_commit(&a, err);
 }

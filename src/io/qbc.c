@@ -620,9 +620,9 @@ int qdb_graph_save(const struct qdb_graph *g, const char *path, struct qdb_err *
 	msgpack_packer_init(&pk, a.fp, msgpack_fbuffer_write);
 	errno = 0;
 	if (pack_graph(&pk, g)) {
-		int e = errno ? errno : EIO;
+		rc = qdb_atomic_write_error(&a, err);
 		qdb_atomic_abort(&a);
-		return qdb_err_set(err, QDB_EIO, "%s: write: %s", path, strerror(e));
+		return rc;
 	}
 	return qdb_atomic_commit(&a, err);
 }

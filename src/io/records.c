@@ -60,6 +60,37 @@ void qdb_rec_index_done(struct qdb_rec_index *x)
 	memset(x, 0, sizeof *x);
 }
 
+int qdb_stream_parse(const unsigned char *data, size_t size, const struct qdb_stream_ops *ops,
+		     void *ctx, struct qdb_err *err)
+{
+	msgpack_unpacked u;
+	size_t off = 0;
+	int rc, n;
+	if (size == 0)
+		return qdb_err_set(err, QDB_EFORMAT, "header: empty file");
+	msgpack_unpacked_init(&u);
+	if ((rc = qdb_mp_next(&u, data, size, &off, err)) || (rc = ops->header(ctx, &u.data, err))) {
+		qdb_mp_fail(rc, err, "header");
+		goto out;
+	}
+	for (n = 0; off < size; n++) {
+		size_t start = off;
+		if (n == INT32_MAX - 1) {
+			rc = qdb_err_set(err, QDB_EFORMAT, "record %d: too many records", n);
+			goto out;
+		}
+		if ((rc = qdb_mp_next(&u, data, size, &off, err))) {
+			qdb_mp_fail(rc, err, "record %d", n);
+			goto out;
+		}
+		if ((rc = ops->record(ctx, &u.data, n, start, off - start, err)))
+			goto out;
+	}
+out:
+	msgpack_unpacked_destroy(&u);
+	return rc;
+}
+
 int qdb_record_field(const unsigned char *data, uint64_t off, uint64_t len, const char *key,
 		     msgpack_unpacked *u, const msgpack_object **out, struct qdb_err *err)
 {

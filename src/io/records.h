@@ -30,6 +30,18 @@ int qdb_rec_find(const struct qdb_rec_index *x, int sample, int layer);
 int qdb_rec_add(struct qdb_rec_index *x, int sample, int layer, uint64_t off, uint64_t len);
 void qdb_rec_index_done(struct qdb_rec_index *x);
 
+/* Walks a stream file: decodes the header object, then every record to the
+ * end of the data, calling the ops. Errors get the position as prefix:
+ * "header", or "record N" (numbered from 0) for records that are not
+ * MessagePack; the record op adds its own (it knows sample and layer). */
+struct qdb_stream_ops {
+	int (*header)(void *ctx, const msgpack_object *h, struct qdb_err *err);
+	int (*record)(void *ctx, const msgpack_object *r, int n, uint64_t off, uint64_t len,
+		      struct qdb_err *err);
+};
+int qdb_stream_parse(const unsigned char *data, size_t size, const struct qdb_stream_ops *ops,
+		     void *ctx, struct qdb_err *err);
+
 /* Decodes the record at data[off, off+len) into u and finds its field
  * `key` (required). */
 int qdb_record_field(const unsigned char *data, uint64_t off, uint64_t len, const char *key,

@@ -50,8 +50,7 @@ int qdb_shape_mp_read(const msgpack_object *o, const char *what, int *rank, int6
 	return QDB_OK;
 }
 
-/* A number or an array of numbers (ints when `ints`), as a new array. */
-static int read_numbers(const msgpack_object *o, const char *what, int ints, int32_t *count,
+int qdb_mp_read_numbers(const msgpack_object *o, const char *what, int ints, int32_t *count,
 			double **dv, int64_t **iv, struct qdb_err *err)
 {
 	const msgpack_object *item = o;
@@ -88,6 +87,23 @@ static int read_numbers(const msgpack_object *o, const char *what, int ints, int
 	return QDB_OK;
 }
 
+int qdb_mp_read_scales(const msgpack_object *o, int32_t *count, double **out, struct qdb_err *err)
+{
+	int rc = qdb_mp_read_numbers(o, "scale", 0, count, out, NULL, err);
+	for (int32_t i = 0; !rc && i < *count; i++) {
+		double s = (*out)[i];
+		char w[24] = "";
+		if (o->type == MSGPACK_OBJECT_ARRAY)
+			snprintf(w, sizeof w, "[%d]", (int)i);
+		if (!isfinite(s) || s <= 0) {
+			qdb_free(*out);
+			*out = NULL;
+			rc = qdb_err_set(err, QDB_EFORMAT, "scale%s: %g is not a finite positive number", w, s);
+		}
+	}
+	return rc;
+}
+
 int qdb_quant_mp_read(const msgpack_object *m, enum qdb_dtype dtype, int rank,
 		      const int64_t *shape, struct qdb_quant *q, struct qdb_err *err)
 {
@@ -108,9 +124,9 @@ int qdb_quant_mp_read(const msgpack_object *m, enum qdb_dtype dtype, int rank,
 	int32_t ns = 0, nz = 0;
 	/* INT64_MIN/INT64_MAX: "the dtype's range" (see struct qdb_quant) */
 	int64_t axis = -1, qmin = INT64_MIN, qmax = INT64_MAX, rlo, rhi;
-	if ((rc = read_numbers(so, "scale", 0, &ns, &scale, NULL, err)))
+	if ((rc = qdb_mp_read_scales(so, &ns, &scale, err)))
 		return rc;
-	if (zo && (rc = read_numbers(zo, "zero_point", 1, &nz, NULL, &zp, err)))
+	if (zo && (rc = qdb_mp_read_numbers(zo, "zero_point", 1, &nz, NULL, &zp, err)))
 		goto fail;
 	if (zo && zo->type == MSGPACK_OBJECT_ARRAY && nz != ns) {
 		rc = qdb_err_set(err, QDB_EFORMAT, "zero_point: %d values for %d scales", nz, ns);
@@ -141,11 +157,6 @@ int qdb_quant_mp_read(const msgpack_object *m, enum qdb_dtype dtype, int rank,
 		char w[24] = "";
 		if (ns > 1)
 			snprintf(w, sizeof w, "[%d]", (int)i);
-		if (!isfinite(scale[i]) || scale[i] <= 0) {
-			rc = qdb_err_set(err, QDB_EFORMAT, "scale%s: %g is not a finite positive number",
-					 w, scale[i]);
-			goto fail;
-		}
 		/* Integer data must hold its zero point; float data (fake-quant
 		 * traces) still needs it to fit int32, as torch's does. */
 		int64_t zlo = qdb_dtype_is_int(dtype) ? rlo : INT32_MIN;

@@ -24,6 +24,12 @@ int qdb_dtype_mp_read(const msgpack_object *o, const char *what, enum qdb_dtype 
 		      struct qdb_err *err);
 int qdb_shape_mp_read(const msgpack_object *o, const char *what, int *rank, int64_t *shape,
 		      struct qdb_err *err);
+/* A number or an array of numbers (ints when `ints`) as a new array in *dv
+ * or *iv (qdb_free); an empty array is refused. */
+int qdb_mp_read_numbers(const msgpack_object *o, const char *what, int ints, int32_t *count,
+			double **dv, int64_t **iv, struct qdb_err *err);
+/* The same for scales, each checked finite and positive. */
+int qdb_mp_read_scales(const msgpack_object *o, int32_t *count, double **out, struct qdb_err *err);
 /* Reads scale/zero_point/axis/qmin/qmax from map `m` into q (initialised,
  * left empty on failure); "no scale" gives q->n == 0. rank < 0 means the
  * shape is not known yet: the axis is then only checked to be >= 0. */

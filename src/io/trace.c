@@ -52,39 +52,26 @@ static int find_layer_n(const struct qdb_trace *t, const char *s, size_t n)
 	return qdb_name_find(t->layer_slot, t->layer_cap, layer_items(t, &it), s, n);
 }
 
-/* scale / zero_point of a qstate entry: a number or an array of them. */
-static int read_qstate_numbers(const msgpack_object *o, const char *what, int ints,
-			       struct qdb_trace_layer *l, struct qdb_err *err)
+/* scale / zero_point of a qstate entry: a number or an array of them, of
+ * which the layer keeps the first (and the number of scales). */
+static int read_qstate_numbers(const msgpack_object *o, int ints, struct qdb_trace_layer *l,
+			       struct qdb_err *err)
 {
-	const msgpack_object *v = o;
-	uint32_t n = 1;
-	if (o->type == MSGPACK_OBJECT_ARRAY) {
-		n = o->via.array.size;
-		v = o->via.array.ptr;
-		if (n == 0)
-			return qdb_err_set(err, QDB_EFORMAT, "%s: empty array", what);
+	double *s = NULL;
+	int64_t *z = NULL;
+	int32_t n;
+	int rc = ints ? qdb_mp_read_numbers(o, "zero_point", 1, &n, NULL, &z, err)
+		      : qdb_mp_read_scales(o, &n, &s, err);
+	if (rc)
+		return rc;
+	if (ints) {
+		l->qs_zero_point = z[0];
+	} else {
+		l->qs_scale = s[0];
+		l->qs_nscale = n;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		int rc;
-		if (ints) {
-			int64_t z;
-			if ((rc = qdb_mp_as_int(&v[i], what, &z, err)))
-				return rc;
-			if (i == 0)
-				l->qs_zero_point = z;
-		} else {
-			double s;
-			if ((rc = qdb_mp_as_double(&v[i], what, &s, err)))
-				return rc;
-			if (!isfinite(s) || s <= 0)
-				return qdb_err_set(err, QDB_EFORMAT, "%s: %g is not a finite positive number",
-						   what, s);
-			if (i == 0)
-				l->qs_scale = s;
-		}
-	}
-	if (!ints)
-		l->qs_nscale = (int)(n > INT32_MAX ? INT32_MAX : n);
+	qdb_free(s);
+	qdb_free(z);
 	return QDB_OK;
 }
 
@@ -107,9 +94,9 @@ static int parse_qstate(struct qdb_trace *t, const msgpack_object *qs, struct qd
 		    (rc = qdb_mp_get(&kv->val, "observer", 1, &v, err)) ||
 		    (rc = qdb_mp_as_bool(v, "observer", &l->observer, err)) ||
 		    (rc = qdb_mp_get(&kv->val, "scale", 0, &v, err)) ||
-		    (v && (rc = read_qstate_numbers(v, "scale", 0, l, err))) ||
+		    (v && (rc = read_qstate_numbers(v, 0, l, err))) ||
 		    (rc = qdb_mp_get(&kv->val, "zero_point", 0, &v, err)) ||
-		    (v && (rc = read_qstate_numbers(v, "zero_point", 1, l, err))))
+		    (v && (rc = read_qstate_numbers(v, 1, l, err))))
 			return qdb_mp_fail(rc, err, "qstate: %s", name);
 	}
 	return rc;
@@ -148,8 +135,9 @@ static int parse_layers(struct qdb_trace *t, const msgpack_object *a, struct qdb
 	return QDB_OK;
 }
 
-static int parse_header(struct qdb_trace *t, const msgpack_object *h, struct qdb_err *err)
+static int parse_header(void *ctx, const msgpack_object *h, struct qdb_err *err)
 {
+	struct qdb_trace *t = ctx;
 	const msgpack_object *v;
 	int rc;
 	if ((rc = qdb_mp_check_format(h, "qdb.trace", NULL, err)) ||
@@ -162,15 +150,16 @@ static int parse_header(struct qdb_trace *t, const msgpack_object *h, struct qdb
 	return v ? parse_qstate(t, v, err) : QDB_OK;
 }
 
-static int parse_record(struct qdb_trace *t, const msgpack_object *o, size_t off, size_t len,
+static int parse_record(void *ctx, const msgpack_object *o, int n, uint64_t off, uint64_t len,
 			struct qdb_err *err)
 {
+	struct qdb_trace *t = ctx;
 	const msgpack_object *v;
 	struct qdb_id_key k;
 	const char *lname;
 	size_t lnlen;
 	char sbuf[48], lbuf[64];
-	int rc, n = t->recs.n;
+	int rc;
 	if ((rc = qdb_mp_check_map(o, NULL, err)) || (rc = qdb_mp_get(o, "sample", 1, &v, err)) ||
 	    (rc = qdb_id_key_read(v, "sample", &k, err)))
 		return qdb_mp_fail(rc, err, "record %d", n);
@@ -198,47 +187,20 @@ static int parse_record(struct qdb_trace *t, const msgpack_object *o, size_t off
 		return qdb_err_set(err, QDB_EFORMAT,
 				   "record %d (sample %s, layer %s): duplicate of record %d", n, sbuf, lbuf,
 				   dup);
-	if (n == INT32_MAX - 1)
-		return qdb_err_set(err, QDB_EFORMAT, "record %d: too many records", n);
 	if (qdb_rec_add(&t->recs, sample, layer, off, len) < 0)
 		return nomem(err);
 	return QDB_OK;
-}
-
-static int parse(struct qdb_trace *t, struct qdb_err *err)
-{
-	msgpack_unpacked u;
-	size_t off = 0;
-	int rc;
-	if (t->size == 0)
-		return qdb_err_set(err, QDB_EFORMAT, "header: empty file");
-	msgpack_unpacked_init(&u);
-	if ((rc = qdb_mp_next(&u, t->data, t->size, &off, err)) || (rc = parse_header(t, &u.data, err))) {
-		qdb_err_prefix(err, "header");
-		goto out;
-	}
-	while (off < t->size) {
-		size_t start = off;
-		if ((rc = qdb_mp_next(&u, t->data, t->size, &off, err))) {
-			qdb_err_prefix(err, "record %d", t->recs.n);
-			goto out;
-		}
-		if ((rc = parse_record(t, &u.data, start, off - start, err)))
-			goto out;
-	}
-out:
-	msgpack_unpacked_destroy(&u);
-	return rc;
 }
 
 static int finish_open(struct qdb_trace *t, const char *name, struct qdb_trace **out,
 		       struct qdb_err *err)
 {
 	int rc;
+	static const struct qdb_stream_ops ops = {parse_header, parse_record};
 	if (!(t->path = qdb_strdup(name)))
 		rc = nomem(err);
 	else
-		rc = parse(t, err);
+		rc = qdb_stream_parse(t->data, t->size, &ops, t, err);
 	if (rc) {
 		qdb_err_prefix(err, "%s", name);
 		qdb_trace_close(t);
@@ -452,12 +414,6 @@ static int write_header(struct qdb_trace_writer *w, const struct qdb_trace_heade
 	return rc;
 }
 
-static int write_failed(struct qdb_trace_writer *w, struct qdb_err *err)
-{
-	int e = errno;
-	return qdb_err_set(err, QDB_EIO, "%s: write: %s", w->a.path, strerror(e ? e : EIO));
-}
-
 /* Append mode: the new file starts as a copy of the old one, and the
  * writer learns its layers, samples and records so duplicates are refused. */
 static int writer_seed(struct qdb_trace_writer *w, const char *path, const struct qdb_trace_header *h,
@@ -528,7 +484,7 @@ int qdb_trace_writer_open(const char *path, const struct qdb_trace_header *h, in
 	msgpack_packer_init(&w->pk, w->a.fp, msgpack_fbuffer_write);
 	errno = 0;
 	if (old ? fwrite(old->data, 1, old->size, w->a.fp) != old->size : write_header(w, h) != 0)
-		rc = write_failed(w, err);
+		rc = qdb_atomic_write_error(&w->a, err);
 	qdb_trace_close(old);
 	if (rc) {
 		qdb_trace_writer_abort(w);
@@ -566,7 +522,7 @@ int qdb_trace_writer_add(struct qdb_trace_writer *w, const struct qdb_sample_id 
 	rc |= qdb_mp_pack_str(pk, "sample") | qdb_id_pack(pk, sample);
 	rc |= qdb_mp_pack_kv_str(pk, "layer", layer);
 	rc |= qdb_mp_pack_str(pk, "tensor") | qdb_tensor_mp_write(pk, t);
-	return rc ? write_failed(w, err) : QDB_OK;
+	return rc ? qdb_atomic_write_error(&w->a, err) : QDB_OK;
 }
 
 int qdb_trace_writer_commit(struct qdb_trace_writer *w, struct qdb_err *err)

@@ -15,6 +15,7 @@
 #include "io/npy.h"
 #include "io/qbc.h"
 #include "io/trace.h"
+#include "io_util.h"
 #include "tap.h"
 
 /* Loads `path` with the loader of `kind` ("trace", "dataset", "graph",
@@ -42,17 +43,6 @@ static int load(const char *kind, const char *path, const void *data, size_t len
 		qdb_tensor_done(&t);
 	}
 	return rc;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(1 << 20);
-	*len = buf ? fread(buf, 1, 1 << 20, f) : 0;
-	fclose(f);
-	return buf;
 }
 
 /* One line, "PATH: where: what". */

@@ -27,6 +27,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include "io/mp.h"
 #include "io/npy.h"
 #include "io/trace.h"
+#include "io_util.h"
 #include "tap.h"
 
 static char src_good[2048], tmpdir[256];
@@ -47,32 +48,6 @@ static const char *tmp(const char *name)
 	k = (k + 1) % 4;
 	snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
 	return buf[k];
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	*len = 0;
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc(n > 0 ? (size_t)n : 1);
-	if (buf)
-		*len = fread(buf, 1, (size_t)n, f);
-	fclose(f);
-	return buf;
-}
-
-static int same_bytes(const char *a, const char *b)
-{
-	size_t na, nb;
-	char *x = slurp(a, &na), *y = slurp(b, &nb);
-	int eq = x && y && na == nb && !memcmp(x, y, na);
-	free(x);
-	free(y);
-	return eq;
 }
 
 /* Files in tmpdir whose name contains ".tmp." (leftover temporaries). */
@@ -97,28 +72,6 @@ static size_t heap_bytes(void)
 	return mi.uordblks + mi.hblkhd;
 #endif
 }
-
-/* Runs `body` with the k-th allocation failing, k = 0, 1, ... until it
- * succeeds; every failure must be QDB_ENOMEM with a message. Returns the
- * number of injected failures. */
-#define FAULT_LOOP(desc, body)                                                              \
-	do {                                                                                    \
-		int k_, bad_ = 0, rc_ = -1;                                                         \
-		for (k_ = 0; k_ < 100000; k_++) {                                                   \
-			struct qdb_err e_;                                                              \
-			qdb_err_clear(&e_);                                                             \
-			qdb_alloc_fail_after(k_);                                                       \
-			rc_ = body;                                                                     \
-			qdb_alloc_fail_after(-1);                                                       \
-			if (rc_ == QDB_OK)                                                              \
-				break;                                                                      \
-			if (rc_ != QDB_ENOMEM || e_.code != QDB_ENOMEM || !e_.msg[0]) {                 \
-				if (!bad_++)                                                                \
-					tap_diag("%s: failure %d gave %d: %s", desc, k_, rc_, e_.msg);         \
-			}                                                                               \
-		}                                                                                   \
-		ok(rc_ == QDB_OK && bad_ == 0 && k_ > 0, "%s: %d injected failures, all ENOMEM", desc, k_); \
-	} while (0)
 
 /* ---- file.c ---- */
 

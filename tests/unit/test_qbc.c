@@ -11,6 +11,7 @@
 #include "graph/graph.h"
 #include "io/qbc.h"
 #include "ops/ops.h"
+#include "io_util.h"
 #include "tap.h"
 
 static char good_dir[2048], tmp_dir[256];
@@ -23,36 +24,6 @@ static const char *path_in(const char *dir, const char *name)
 	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
 	return buf[k];
 }
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	*len = 0;
-	if (!f)
-		return NULL;
-	char *buf = malloc(1 << 20);
-	if (buf)
-		*len = fread(buf, 1, 1 << 20, f);
-	fclose(f);
-	return buf;
-}
-
-#define FAULT_LOOP(desc, body)                                                              \
-	do {                                                                                    \
-		int k_, bad_ = 0, rc_ = -1;                                                         \
-		for (k_ = 0; k_ < 100000; k_++) {                                                   \
-			struct qdb_err e_;                                                              \
-			qdb_err_clear(&e_);                                                             \
-			qdb_alloc_fail_after(k_);                                                       \
-			rc_ = body;                                                                     \
-			qdb_alloc_fail_after(-1);                                                       \
-			if (rc_ == QDB_OK)                                                              \
-				break;                                                                      \
-			if ((rc_ != QDB_ENOMEM || e_.code != QDB_ENOMEM || !e_.msg[0]) && !bad_++)      \
-				tap_diag("%s: failure %d gave %d: %s", desc, k_, rc_, e_.msg);             \
-		}                                                                                   \
-		ok(rc_ == QDB_OK && bad_ == 0 && k_ > 0, "%s: %d injected failures, all ENOMEM", desc, k_); \
-	} while (0)
 
 static void test_names(void)
 {
