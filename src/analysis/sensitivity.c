@@ -18,8 +18,10 @@
  * Both overlays stop early: a recomputed value identical to the base run's
  * (a pooling, a reshape, a requantization that lands on the same integers)
  * is dropped from the overlay, so its consumers are not recomputed.
- * Scores are accumulated per thread and summed at the end, so the result
- * does not depend on the thread count.
+ * Each record's score contributions are stored and summed in record order
+ * at the end, so the result does not depend on the thread count (when
+ * that storage would exceed STORE_MAX bytes, threads accumulate their own
+ * sums instead, and the last digits may vary with -j).
  */
 #include "config.h"
 
@@ -99,6 +101,8 @@ void qdb_sens_result_done(struct qdb_sens_result *r)
 
 /* ---- accumulators ---- */
 
+#define STORE_MAX ((size_t)1 << 30)
+
 struct acc {
 	double sum;        /* cosine, hits or custom scores */
 	double sig, noise; /* sqnr */
@@ -139,6 +143,9 @@ struct engine {
 	int nu;
 	int *start;                    /* first node of each unit's cone */
 	unsigned char *exec_path;      /* revert: unit needs the executor's rerun */
+	/* per-record contributions, slot-major (slots: unit "only"/revert
+	 * 0..nu-1, "except" nu..2nu-1, base 2nu, float 2nu+1), or NULL */
+	double *rec_val, *rec_noise, *rec_sig;
 	/* naive quantize: per unit, graphs without fake quant where it is
 	 * off, and their executors (only / except) */
 	struct qdb_graph **ng;
@@ -160,10 +167,8 @@ struct tstate {
 	struct qdb_run *ref;    /* reference executor's run */
 	struct qdb_tensor *ov;  /* overlay, one per value */
 	unsigned char *set, *mark;
-	struct acc *acc;        /* nu "only" / revert */
-	struct acc *acc_ex;     /* nu "except" */
+	struct acc *acc;        /* per slot, when records are not stored */
 	int64_t *ucomp;         /* nu node evaluations per unit */
-	struct acc base_acc, float_acc;
 	int64_t computed;
 	double sig;             /* sum ref^2 of the current record */
 };
@@ -204,11 +209,12 @@ static void fake_quant(const struct qdb_graph *g, int v, struct qdb_tensor *t)
 		qdb_fake_quant_buf(t->data, t->rank, t->shape, q, qd);
 }
 
-/* Score of out against ref for record i into a. */
+/* Score of out against ref for record i, into slot (see struct engine). */
 static int score(struct engine *e, struct tstate *t, int64_t i, const struct qdb_tensor *out,
-		 const struct qdb_tensor *ref, struct acc *a, struct qdb_err *err)
+		 const struct qdb_tensor *ref, int slot, struct qdb_err *err)
 {
 	const struct qdb_sens_opts *o = e->o;
+	double val = 0, noise = 0;
 	switch (o->metric) {
 	case QDB_SENS_COSINE:
 	case QDB_SENS_SQNR: {
@@ -216,27 +222,35 @@ static int score(struct engine *e, struct tstate *t, int64_t i, const struct qdb
 		int rc = qdb_metrics_compute(ref, out, 1e-5, 0, &m, err);
 		if (rc)
 			return rc;
-		a->sum += m.cosine;
-		a->noise += m.mse * (double)m.count;
-		a->sig += t->sig;
+		val = m.cosine;
+		noise = m.mse * (double)m.count;
 		break;
 	}
 	case QDB_SENS_TOP1: {
 		int64_t p = qdb_eval_top1(out);
 		int64_t want = e->labeled ? qdb_dataset_label_class(e->d, e->recs[i]) : qdb_eval_top1(ref);
-		a->sum += p >= 0 && p == want;
+		val = p >= 0 && p == want;
 		break;
 	}
 	case QDB_SENS_CUSTOM: {
-		double v = NAN;
-		int rc = o->fn(o->fn_user, e->recs[i], out, ref, &v, err);
+		int rc = o->fn(o->fn_user, e->recs[i], out, ref, &val, err);
 		if (rc)
 			return rc;
-		a->sum += v;
 		break;
 	}
 	}
-	a->n++;
+	if (e->rec_val) {
+		size_t k = (size_t)slot * (size_t)e->n_recs + (size_t)i;
+		e->rec_val[k] = val;
+		e->rec_noise[k] = noise;
+		e->rec_sig[i] = t->sig;
+	} else {
+		struct acc *a = &t->acc[slot];
+		a->sum += val;
+		a->noise += noise;
+		a->sig += t->sig;
+		a->n++;
+	}
 	return QDB_OK;
 }
 
@@ -451,9 +465,9 @@ static int do_record(struct engine *e, struct tstate *t, int64_t i, struct qdb_e
 			t->sig += a * a;
 	}
 	const struct qdb_tensor *out = qdb_run_output(t->base, o->output);
-	rc = score(e, t, i, out, ref, &t->base_acc, err);
+	rc = score(e, t, i, out, ref, 2 * e->nu, err);
 	if (!rc && t->basef)
-		rc = score(e, t, i, qdb_run_output(t->basef, o->output), ref, &t->float_acc, err);
+		rc = score(e, t, i, qdb_run_output(t->basef, o->output), ref, 2 * e->nu + 1, err);
 	for (int u = 0; !rc && u < e->nu; u++) {
 		if (atomic_load(&e->stop))
 			break;
@@ -476,7 +490,7 @@ static int do_record(struct engine *e, struct tstate *t, int64_t i, struct qdb_e
 			if (!rc && !vo)
 				vo = qdb_run_output(t->var, o->output);
 			if (!rc)
-				rc = score(e, t, i, vo, ref, &t->acc[u], err);
+				rc = score(e, t, i, vo, ref, u, err);
 		} else {
 			for (int ex = 0; !rc && ex < 2; ex++) {
 				const struct qdb_tensor *vo;
@@ -488,7 +502,7 @@ static int do_record(struct engine *e, struct tstate *t, int64_t i, struct qdb_e
 					rc = overlay_eval(e, t, u, ex, &vo, err);
 				}
 				if (!rc)
-					rc = score(e, t, i, vo, ref, ex ? &t->acc_ex[u] : &t->acc[u], err);
+					rc = score(e, t, i, vo, ref, ex ? e->nu + u : u, err);
 			}
 		}
 		t->ucomp[u] += t->computed;
@@ -512,7 +526,6 @@ static void tstate_done(struct tstate *t, const struct qdb_graph *g)
 	qdb_free(t->set);
 	qdb_free(t->mark);
 	qdb_free(t->acc);
-	qdb_free(t->acc_ex);
 	qdb_free(t->ucomp);
 	memset(t, 0, sizeof *t);
 }
@@ -523,13 +536,12 @@ static int tstate_init(struct tstate *t, struct engine *e, struct qdb_err *err)
 	memset(t, 0, sizeof *t);
 	t->e = e;
 	size_t nu = (size_t)(e->nu ? e->nu : 1);
-	t->acc = qdb_calloc(nu, sizeof *t->acc);
-	t->acc_ex = qdb_calloc(nu, sizeof *t->acc_ex);
+	t->acc = qdb_calloc(2 * nu + 2, sizeof *t->acc);
 	t->ucomp = qdb_calloc(nu, sizeof *t->ucomp);
 	t->ov = qdb_calloc((size_t)g->n_values + 1, sizeof *t->ov);
 	t->set = qdb_calloc((size_t)g->n_values + 1, 1);
 	t->mark = qdb_calloc((size_t)g->n_values + 1, 1);
-	if (!t->acc || !t->acc_ex || !t->ucomp || !t->ov || !t->set || !t->mark)
+	if (!t->acc || !t->ucomp || !t->ov || !t->set || !t->mark)
 		return qdb_err_set(err, QDB_ENOMEM, "sensitivity: out of memory");
 	for (int v = 0; v < g->n_values; v++)
 		qdb_tensor_init(&t->ov[v]);
@@ -808,6 +820,9 @@ static void engine_done(struct engine *e)
 	qdb_free(e->ref_sample);
 	qdb_free(e->start);
 	qdb_free(e->exec_path);
+	qdb_free(e->rec_val);
+	qdb_free(e->rec_noise);
+	qdb_free(e->rec_sig);
 	/* e->units moves to the result */
 }
 
@@ -916,6 +931,20 @@ int qdb_sens_run(const struct qdb_exec *x, const struct qdb_dataset *d,
 		goto out;
 	if (o->naive && o->mode == QDB_SENS_QUANTIZE && (rc = build_naive(&e, err)))
 		goto out;
+	size_t cells;
+	if (!qdb_mul_size((size_t)(2 * e.nu + 2), (size_t)(e.n_recs > 0 ? e.n_recs : 1), &cells) &&
+	    cells <= STORE_MAX / (2 * sizeof(double))) {
+		e.rec_val = qdb_calloc(cells, sizeof(double));
+		e.rec_noise = qdb_calloc(cells, sizeof(double));
+		e.rec_sig = qdb_calloc((size_t)(e.n_recs > 0 ? e.n_recs : 1), sizeof(double));
+		if (!e.rec_val || !e.rec_noise || !e.rec_sig) {
+			/* fall back to per-thread sums */
+			qdb_free(e.rec_val);
+			qdb_free(e.rec_noise);
+			qdb_free(e.rec_sig);
+			e.rec_val = e.rec_noise = e.rec_sig = NULL;
+		}
+	}
 
 	int threads = o->threads > 0 ? o->threads : default_threads();
 	if (o->metric == QDB_SENS_CUSTOM || threads > e.n_recs)
@@ -938,37 +967,48 @@ int qdb_sens_run(const struct qdb_exec *x, const struct qdb_dataset *d,
 	for (int k = 1; k <= started; k++)
 		pthread_join(ws[k].th, NULL);
 
-	/* merge */
-	struct acc base = {0}, flt = {0};
-	struct acc *acc = qdb_calloc((size_t)(e.nu ? e.nu : 1), sizeof *acc);
-	struct acc *acc_ex = qdb_calloc((size_t)(e.nu ? e.nu : 1), sizeof *acc_ex);
+	/* merge: stored records in record order, else the threads' sums */
+	int slots = 2 * e.nu + 2;
+	struct acc *acc = qdb_calloc((size_t)slots, sizeof *acc);
 	int64_t computed = 0;
 	for (int k = 0; k <= started; k++) {
 		struct tstate *t = &ws[k].t;
-		if (acc && acc_ex && t->acc) {
-			acc_add(&base, &t->base_acc);
-			acc_add(&flt, &t->float_acc);
-			for (int u = 0; u < e.nu; u++) {
-				acc_add(&acc[u], &t->acc[u]);
-				acc_add(&acc_ex[u], &t->acc_ex[u]);
+		if (acc && t->acc) {
+			for (int sl = 0; sl < slots; sl++)
+				acc_add(&acc[sl], &t->acc[sl]);
+			for (int u = 0; u < e.nu; u++)
 				e.units[u].computed += t->ucomp[u];
-			}
 		}
 		computed += t->computed;
 		tstate_done(t, e.g);
 	}
 	qdb_free(ws);
+	if (acc && e.rec_val && !e.rc) {
+		int used = o->mode == QDB_SENS_QUANTIZE ? slots : e.nu; /* revert: no except/float */
+		for (int sl = 0; sl < slots; sl++) {
+			if (sl >= used && sl < 2 * e.nu)
+				continue;
+			for (int64_t i = 0; i < e.n_recs; i++) {
+				size_t k = (size_t)sl * (size_t)e.n_recs + (size_t)i;
+				acc[sl].sum += e.rec_val[k];
+				acc[sl].noise += e.rec_noise[k];
+				acc[sl].sig += e.rec_sig[i];
+				acc[sl].n++;
+			}
+		}
+	}
 	if (e.rc) {
 		rc = e.rc;
 		*err = e.err;
-	} else if (!acc || !acc_ex) {
+	} else if (!acc) {
 		rc = qdb_err_set(err, QDB_ENOMEM, "sensitivity: out of memory");
 	}
 	if (rc) {
 		qdb_free(acc);
-		qdb_free(acc_ex);
 		goto out;
 	}
+	struct acc *acc_ex = acc + e.nu;
+	struct acc base = acc[2 * e.nu], flt = acc[2 * e.nu + 1];
 	res->mode = o->mode;
 	res->metric = o->metric;
 	res->n_records = e.n_recs;
@@ -988,7 +1028,6 @@ int qdb_sens_run(const struct qdb_exec *x, const struct qdb_dataset *d,
 			un->effect = 0;
 	}
 	qdb_free(acc);
-	qdb_free(acc_ex);
 	qsort(e.units, (size_t)e.nu, sizeof *e.units, cmp_units);
 	res->units = e.units;
 	res->n_units = e.nu;

@@ -437,7 +437,7 @@ static int m_set_rounding(lua_State *L)
 	return 1;
 }
 
-/* m:set_scale(value, scale) -> previous scale(s): replaces a value's
+/* m:set_scale(value, scale) -> previous qparams: replaces a value's
  * quantization scale (a number for every channel, or a table per channel).
  * m:set_scale(value, {factor = f}) multiplies it instead. */
 static int m_set_scale(lua_State *L)
@@ -473,8 +473,7 @@ static int m_set_scale(lua_State *L)
 	for (int i = 0; i < n; i++)
 		if (!(ns[i] > 0) || !isfinite(ns[i]))
 			return luaL_error(L, "scale must be finite and positive");
-	qdb_lua_push_qparams(L, &v->q, v->qdtype);
-	lua_getfield(L, -1, "scale");
+	qdb_lua_push_qparams(L, &v->q, v->qdtype); /* returned: the previous qparams */
 	char from[32], to[32];
 	snprintf(from, sizeof from, "%.9g%s", v->q.scale[0], n > 1 ? ",..." : "");
 	snprintf(to, sizeof to, "%.9g%s", ns[0], n > 1 ? ",..." : "");

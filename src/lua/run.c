@@ -66,7 +66,9 @@ static struct lrun *push_run(lua_State *L, int midx, struct qdb_lua_exec *ex)
 	luaL_setmetatable(L, QDB_LUA_RUN);
 	lua_pushvalue(L, midx);
 	lua_setiuservalue(L, -2, 1);
-	r->m = qdb_lua_check_model(L, midx);
+	/* not qdb_lua_check_model: a run of a closed model may be re-run
+	 * (the graph lives until its last run goes) */
+	r->m = luaL_checkudata(L, midx, QDB_LUA_MODEL);
 	qdb_lua_owner_ref(&r->m->own);
 	r->ex = ex;
 	qdb_lua_exec_ref(ex);
@@ -235,7 +237,7 @@ static int m_run(lua_State *L)
 	if (!d) {
 		if (g->n_inputs == 1 && !qdb_lua_test_tensor(L, 2) && lua_istable(L, 2) &&
 		    lua_getfield(L, 2, g->values[g->inputs[0]].name) == LUA_TNIL &&
-		    lua_rawgeti(L, 2, 1) != LUA_TUSERDATA) {
+		    (lua_rawgeti(L, 2, 1) == LUA_TNUMBER || lua_type(L, -1) == LUA_TTABLE)) {
 			/* one input given as a table of numbers */
 			lua_pop(L, 2);
 			qdb_lua_to_tensor(L, 2);
