@@ -10,6 +10,7 @@
 
 #include "graph/exec.h"
 #include "graph_util.h"
+#include "ops/gemm.h"
 #include "ops/quant.h"
 #include "tap.h"
 
@@ -241,6 +242,37 @@ static void conv_random(int N, int C, int H, int W, int O, int KH, int KW, int g
 	tg_out(g, "y");
 	const float *in[] = {x};
 	check(g, in, want, n, 2e-6 * (cg * KH * KW) + 1e-6 * maxmag, what);
+}
+
+/* The generic, AVX2 and AVX-512 GEMM paths give the same bits. */
+static void test_isa_paths(void)
+{
+	static float x[2 * 24 * 15 * 17], w[40 * 24 * 9], out[3][2 * 40 * 15 * 17];
+	static const int64_t xs[] = {2, 24, 15, 17}, ws[] = {40, 24, 3, 3};
+	unsigned s = 99;
+	for (size_t i = 0; i < sizeof x / sizeof *x; i++)
+		x[i] = (float)frand(&s);
+	for (size_t i = 0; i < sizeof w / sizeof *w; i++)
+		w[i] = (float)frand(&s);
+	int good = 1;
+	for (int isa = 0; isa < 3; isa++) {
+		struct qdb_graph *g = tg_new(QDB_STAGE_FLOAT);
+		struct qdb_err e;
+		tg_in(g, "x", 4, xs);
+		tg_const(g, "w", 4, ws, w);
+		tg_node(g, "conv", "conv2d", "x,w", "y");
+		tg_ints(g, "conv", "padding", 2, 1, 1, 0, 0);
+		tg_out(g, "y");
+		qdb_gemm_set_isa(isa);
+		const float *in[] = {x};
+		static float tmp[2 * 40 * 15 * 17];
+		good &= tg_run(g, QDB_SEM_NATIVE, in, tmp, 2 * 40 * 15 * 17, &e) == 2 * 40 * 15 * 17;
+		memcpy(out[isa], tmp, sizeof out[isa]);
+		qdb_graph_delete(g);
+	}
+	qdb_gemm_set_isa(2);
+	ok(good && !memcmp(out[0], out[1], sizeof out[0]) && !memcmp(out[0], out[2], sizeof out[0]),
+	   "conv2d: generic, AVX2 and AVX-512 GEMM give identical bits");
 }
 
 static void test_linear(void)
@@ -634,6 +666,7 @@ int main(void)
 	conv_random(2, 5, 12, 9, 5, 3, 3, 5, 2, 1, 1, 1, 1, 1, 1, 2,
 		    "conv2d random depthwise stride 2x1 dilation 1x2");
 	conv_random(1, 3, 17, 15, 13, 7, 7, 1, 2, 2, 3, 3, 3, 3, 1, 1, "conv2d random 7x7/2 stem");
+	test_isa_paths();
 	test_linear();
 	test_matmul();
 	test_eltwise();
