@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/str.h"
 #include "tui/tui.h"
 
 #define SCROLLBACK 2000
@@ -301,9 +302,33 @@ static void on_line(char *line)
 		begin_line(t);
 }
 
+/* Tab twice: the candidates, as many to a line as fit. */
+static void show_matches(char **m, int n)
+{
+	struct tui *t = g_t;
+	struct qdb_buf line;
+	int width = t->console.w > 10 ? t->console.w : 80, shown = 0;
+
+	qdb_buf_init(&line);
+	for (int i = 0; i < n && shown < 200; i++, shown++) {
+		int w = tui_text_width(m[i]);
+		if (line.len && tui_text_width(line.s) + 2 + w > width) {
+			tui_console_print(t, COL_DIM, line.s);
+			qdb_buf_reset(&line);
+		}
+		qdb_buf_printf(&line, "%s%s", line.len ? "  " : "", m[i]);
+	}
+	if (n > shown)
+		qdb_buf_printf(&line, "%s(%d more)", line.len ? "  " : "", n - shown);
+	if (line.len)
+		tui_console_print(t, COL_DIM, line.s);
+	qdb_buf_done(&line);
+}
+
 void tui_console_focus(struct tui *t, int on)
 {
 	g_t = t;
+	tui_rl_set_matches(show_matches);
 	if (on && t->focus != FOCUS_CONSOLE) {
 		t->focus = FOCUS_CONSOLE;
 		begin_line(t);

@@ -14,9 +14,11 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <readline/history.h>
 #include <readline/readline.h>
@@ -62,10 +64,20 @@ static void no_deprep(void)
 {
 }
 
-/* Completion listing would print to the terminal: we have none. */
-static void no_display_matches(char **matches, int n, int max)
+/* Completion listings go to whoever asked (the console), never to the
+ * terminal readline does not own. */
+static void (*matches_fn)(char **matches, int n);
+
+void tui_rl_set_matches(void (*fn)(char **matches, int n))
 {
-	(void)matches, (void)n, (void)max;
+	matches_fn = fn;
+}
+
+static void display_matches(char **matches, int n, int max)
+{
+	(void)max;
+	if (matches_fn && n > 0)
+		matches_fn(matches + 1, n);
 }
 
 static int pre_input(void)
@@ -98,17 +110,23 @@ void tui_rl_init(const char *hist)
 	rl_getc_function = getc_fn;
 	rl_input_available_hook = input_avail;
 	rl_redisplay_function = redisplay;
-	rl_completion_display_matches_hook = no_display_matches;
+	rl_completion_display_matches_hook = display_matches;
 	rl_pre_input_hook = pre_input;
 	rl_outstream = fopen("/dev/null", "w");
 	rl_variable_bind("bell-style", "none");
 	rl_variable_bind("enable-bracketed-paste", "off");
 	rl_completion_append_character = '\0';
 	default_word_breaks = rl_completer_word_break_characters;
+	rl_variable_bind("show-all-if-ambiguous", "on");
 	using_history();
 	if (hist) {
-		history_path = qdb_strdup(hist);
-		read_history(hist);
+		/* append_history needs the file to exist (as `qdb lua` does it). */
+		int fd = open(hist, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			close(fd);
+			history_path = qdb_strdup(hist);
+			read_history(hist);
+		}
 		stifle_history(1000);
 	}
 }

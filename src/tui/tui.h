@@ -312,6 +312,8 @@ int tui_rl_point(void);
 const char *tui_rl_prompt(void);
 void tui_rl_set_redisplay(void (*fn)(void));
 void tui_rl_history_add(const char *line);
+/* Where a completion listing goes (matches[0..n-1]). */
+void tui_rl_set_matches(void (*fn)(char **matches, int n));
 /* Completion for the console's lines (readline's rl_completion_func_t). */
 void tui_rl_set_completion(char **(*fn)(const char *text, int start, int end));
 void tui_rl_done(void);

@@ -41,7 +41,12 @@ screen traces-console-expr "the console prints an expression's value"
 text 'error("boom")'
 keys Enter
 screen traces-console-error "a Lua error shows its traceback in the console"
-keys Escape
+text 'tui.ro'
+keys Tab
+screen traces-console-complete "Tab completes and lists Lua names in the console"
+keys C-u Up
+screen traces-console-history "Up recalls the previous statement"
+keys C-u Escape
 resize 80 24
 screen traces-80x24 "resized to 80x24: everything still shows"
 resize 40 12
@@ -52,4 +57,6 @@ resize 100 30
 screen traces-back "resized back to 100x30"
 keys q
 wait_for '^\[qdb exited with status 0\]' "q quits with status 0 (nothing to save)"
+grep -q 'error("boom")' "$tmp/history"
+ok $? "console statements are in the history file shared with qdb lua"
 done_testing
