@@ -32,7 +32,7 @@ static const char usage_text[] =
 
 static int flagged(const struct qdb_convert_node *n)
 {
-	return n->device == QDB_DEV_CPU || n->weights_at_limit || n->bias_overflow ||
+	return n->device == QDB_DEV_CPU || n->weights_clipped || n->bias_overflow ||
 	       n->mult_underflow || n->mult_overflow;
 }
 
@@ -47,6 +47,7 @@ static void report_table(const struct qdb_convert_report *r, int all, int wide)
 	int cw = qdb_table_add_col(t, "weights", QDB_COL_RIGHT, 0, 3);
 	int cl = qdb_table_add_col(t, "at_limit", QDB_COL_RIGHT, 0, 0);
 	int cs = qdb_table_add_col(t, "share", QDB_COL_RIGHT, 0, 1);
+	int cc = qdb_table_add_col(t, "clipped", QDB_COL_RIGHT, 0, 0);
 	int cb = qdb_table_add_col(t, "bias_ovf", QDB_COL_RIGHT, 0, 1);
 	int cm = qdb_table_add_col(t, "mult", QDB_COL_RIGHT, 0, 1);
 	int ct = qdb_table_add_col(t, "note", QDB_COL_SHRINK, 8, 4);
@@ -68,6 +69,8 @@ static void report_table(const struct qdb_convert_report *r, int all, int wide)
 				       "%lld", (long long)n->weights_at_limit);
 			qdb_table_setf(t, row, cs, QDB_STYLE_NONE, "%.3f%%",
 				       100.0 * (double)n->weights_at_limit / (double)n->weights);
+			qdb_table_setf(t, row, cc, n->weights_clipped ? QDB_STYLE_RED : QDB_STYLE_NONE,
+				       "%lld", (long long)n->weights_clipped);
 		}
 		if (n->bias_overflow)
 			qdb_table_setf(t, row, cb, QDB_STYLE_RED, "%lld", (long long)n->bias_overflow);
@@ -86,10 +89,10 @@ static void report_table(const struct qdb_convert_report *r, int all, int wide)
 
 static void report_csv(const struct qdb_convert_report *r, int all)
 {
-	printf("node,op,device,weights,at_limit,bias_overflow,mult_underflow,mult_overflow,note\n");
+	printf("node,op,device,weights,at_limit,clipped,bias_overflow,mult_underflow,mult_overflow,note\n");
 	for (int i = 0; i < r->n_nodes; i++) {
 		const struct qdb_convert_node *n = &r->nodes[i];
-		char buf[5][32];
+		char buf[6][32];
 		if (!all && !n->weights && !flagged(n))
 			continue;
 		snprintf(buf[0], sizeof buf[0], "%lld", (long long)n->weights);
@@ -97,9 +100,10 @@ static void report_csv(const struct qdb_convert_report *r, int all)
 		snprintf(buf[2], sizeof buf[2], "%lld", (long long)n->bias_overflow);
 		snprintf(buf[3], sizeof buf[3], "%d", n->mult_underflow);
 		snprintf(buf[4], sizeof buf[4], "%d", n->mult_overflow);
-		const char *f[9] = {n->node, n->op, n->device == QDB_DEV_CPU ? "cpu" : "bpu", buf[0],
-				    buf[1], buf[2], buf[3], buf[4], n->note ? n->note : ""};
-		qdb_csv_row(stdout, f, 9);
+		snprintf(buf[5], sizeof buf[5], "%lld", (long long)n->weights_clipped);
+		const char *f[10] = {n->node, n->op, n->device == QDB_DEV_CPU ? "cpu" : "bpu", buf[0],
+				     buf[1], buf[5], buf[2], buf[3], buf[4], n->note ? n->note : ""};
+		qdb_csv_row(stdout, f, 10);
 	}
 }
 
@@ -123,6 +127,8 @@ static void report_json(const struct qdb_convert_report *r, const char *out,
 	qdb_json_int(&j, r->weights);
 	qdb_json_key(&j, "weights_at_limit");
 	qdb_json_int(&j, r->weights_at_limit);
+	qdb_json_key(&j, "weights_clipped");
+	qdb_json_int(&j, r->weights_clipped);
 	qdb_json_key(&j, "bias_overflow");
 	qdb_json_int(&j, r->bias_overflow);
 	qdb_json_key(&j, "mult_underflow");
@@ -144,6 +150,8 @@ static void report_json(const struct qdb_convert_report *r, const char *out,
 		qdb_json_int(&j, n->weights);
 		qdb_json_key(&j, "weights_at_limit");
 		qdb_json_int(&j, n->weights_at_limit);
+		qdb_json_key(&j, "weights_clipped");
+		qdb_json_int(&j, n->weights_clipped);
 		qdb_json_key(&j, "bias_overflow");
 		qdb_json_int(&j, n->bias_overflow);
 		qdb_json_key(&j, "mult_underflow");
@@ -252,9 +260,10 @@ int qdb_cmd_convert(int argc, char **argv)
 			report_table(&rep, all, wide);
 			printf("%s: %d nodes on bpu, %d on cpu; profile %s, rounding %s\n", out, rep.n_bpu,
 			       rep.n_cpu, qdb_profile_name(copts.profile), qdb_rounding_name(copts.rounding));
-			printf("weights at the int8 limits: %lld of %lld (%.3f%%)", (long long)rep.weights_at_limit,
-			       (long long)rep.weights,
-			       rep.weights ? 100.0 * (double)rep.weights_at_limit / (double)rep.weights : 0.0);
+			printf("weights at the int8 limits: %lld of %lld (%.3f%%), clipped: %lld",
+			       (long long)rep.weights_at_limit, (long long)rep.weights,
+			       rep.weights ? 100.0 * (double)rep.weights_at_limit / (double)rep.weights : 0.0,
+			       (long long)rep.weights_clipped);
 			if (copts.profile == QDB_PROFILE_FIXED)
 				printf("; int32 bias overflow: %lld; multipliers out of range: %d",
 				       (long long)rep.bias_overflow, rep.mult_underflow + rep.mult_overflow);

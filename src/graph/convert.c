@@ -671,6 +671,35 @@ static void check_kernels(struct conv *c, struct qdb_graph *o)
 	}
 }
 
+/* Float weights clipped by quantization. */
+static int64_t count_clipped(const struct qdb_graph *g, int v, const struct vplan *p)
+{
+	const struct qdb_value *val = &g->values[v];
+	if (val->constant < 0 || p->q.n == 0)
+		return 0;
+	const struct qdb_tensor *t = &g->constants[val->constant].t;
+	if (qdb_dtype_is_int(t->dtype))
+		return 0;
+	int64_t lo, hi, inner, dim, n = qdb_tensor_numel(t), count = 0;
+	qdb_quant_range(&p->q, p->qdtype, &lo, &hi);
+	if (p->q.n > 1 && p->q.axis >= 0 && p->q.axis < t->rank && t->shape[p->q.axis] == p->q.n) {
+		dim = p->q.n;
+		inner = qdb_shape_numel(t->rank - p->q.axis - 1, t->shape + p->q.axis + 1);
+	} else {
+		dim = 1;
+		inner = n;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		int64_t c = dim > 1 ? (i / inner) % dim : 0;
+		/* More than half a step beyond the range (the rounding error a
+		 * weight at the limit has anyway; torch's symmetric observers put
+		 * each channel's largest positive weight at qmax + 0.5). */
+		double r = (double)p->q.zero_point[c] + qdb_tensor_get(t, i) / p->q.scale[c];
+		count += r < (double)lo - 0.51 || r > (double)hi + 0.51;
+	}
+	return count;
+}
+
 int qdb_convert(const struct qdb_graph *qat, const struct qdb_convert_opts *opts,
 		struct qdb_graph **out, struct qdb_convert_report *rep, struct qdb_err *err)
 {
@@ -761,6 +790,7 @@ int qdb_convert(const struct qdb_graph *qat, const struct qdb_convert_opts *opts
 				const struct qdb_tensor *t = &o->constants[val->constant].t;
 				rn->weights = qdb_tensor_numel(t);
 				rn->weights_at_limit = qdb_tensor_count_saturated(t, 0, rn->weights);
+				rn->weights_clipped = count_clipped(qat, n->inputs[1], &c.vp[n->inputs[1]]);
 			}
 		}
 		if (c.notes[ni]) {
@@ -773,6 +803,7 @@ int qdb_convert(const struct qdb_graph *qat, const struct qdb_convert_opts *opts
 			rep->n_cpu++;
 		rep->weights += rn->weights;
 		rep->weights_at_limit += rn->weights_at_limit;
+		rep->weights_clipped += rn->weights_clipped;
 		rep->bias_overflow += rn->bias_overflow;
 		rep->mult_underflow += rn->mult_underflow;
 		rep->mult_overflow += rn->mult_overflow;

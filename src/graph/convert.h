@@ -25,8 +25,11 @@
  * whose inputs or output are not integer (or whose integer kernel cannot
  * prepare) goes to device "cpu" with a note, and runs in float.
  *
- * The report lists every node: device, weights at the int8 limits, int32
- * bias overflow, multipliers out of range, notes. It owns its strings
+ * The report lists every node: device, weights at the int8 limits (each
+ * channel's largest weight usually sits there) and of those the clipped
+ * ones (the float weight lay beyond the range: a scale too small for the
+ * weights, e.g. stale batch-norm folding), int32 bias overflow,
+ * multipliers out of range, notes. It owns its strings
  * (qdb_convert_report_done).
  */
 #ifndef QDB_CONVERT_H
@@ -48,6 +51,7 @@ struct qdb_convert_node {
 	enum qdb_device device;
 	int64_t weights;          /* weight elements (conv2d/linear) */
 	int64_t weights_at_limit; /* of those, at qmin or qmax */
+	int64_t weights_clipped;  /* of those, > half a step beyond the range */
 	int64_t bias_overflow;    /* fixed: bias entries saturated to int32 */
 	int mult_underflow;       /* fixed: multipliers below 2^-31 (became 0) */
 	int mult_overflow;        /* fixed: multipliers >= 2^30 (saturated) */
@@ -58,7 +62,7 @@ struct qdb_convert_report {
 	struct qdb_convert_node *nodes;
 	int n_nodes;
 	int n_bpu, n_cpu;
-	int64_t weights, weights_at_limit, bias_overflow;
+	int64_t weights, weights_at_limit, weights_clipped, bias_overflow;
 	int mult_underflow, mult_overflow;
 	int inherited;            /* values that inherited qparams */
 };
