@@ -443,7 +443,7 @@ static int info_trace(const char *path, struct info_args *a, struct qdb_err *err
 	qdb_table_col_soft(tb, c_name, 24);
 	qdb_table_col_soft(tb, c_op, 9);
 	qdb_table_col_soft(tb, c_shape, 11);
-	qdb_table_col_soft(tb, c_q, 16);
+	qdb_table_col_soft(tb, c_q, 40);
 	int c_qs = any_qstate ? qdb_table_add_col(tb, "qstate", 0, 1, 1) : -1;
 	for (int l = 0; l < nl; l++) {
 		const struct qdb_trace_layer *tl = qdb_trace_layer(t, l);
@@ -893,7 +893,7 @@ static int info_graph(const char *path, struct info_args *a, struct qdb_err *err
 	qdb_table_col_soft(tb, c_n, 24);
 	qdb_table_col_soft(tb, c_op, 9);
 	qdb_table_col_soft(tb, c_sh, 11);
-	qdb_table_col_soft(tb, c_q, 16);
+	qdb_table_col_soft(tb, c_q, 40);
 	for (int i = 0; i < g->n_nodes; i++) {
 		const struct qdb_node *n = &g->nodes[i];
 		const struct qdb_value *v = n->n_outputs ? &g->values[n->outputs[0]] : NULL;
@@ -924,7 +924,7 @@ static int info_graph(const char *path, struct info_args *a, struct qdb_err *err
 		c_sh = qdb_table_add_col(tb, "shape", QDB_COL_SHRINK, 7, 0);
 		c_q = qdb_table_add_col(tb, "qparams", QDB_COL_SHRINK, 8, 1);
 		qdb_table_col_soft(tb, c_n, 24);
-		qdb_table_col_soft(tb, c_q, 16);
+		qdb_table_col_soft(tb, c_q, 40);
 		for (int i = 0; i < g->n_constants; i++) {
 			const struct qdb_constant *c = &g->constants[i];
 			int r = qdb_table_add_row(tb);
