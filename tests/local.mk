@@ -2,7 +2,8 @@
 EXTRA_DIST += tests/unit/tap.h
 # Lua module, REPL and script runner (helper lua)
 LUA_TESTS = tests/lua/tensor.lua tests/lua/trace.lua tests/lua/dataset.lua \
-	tests/lua/model.lua tests/lua/gc.lua tests/lua/sensitivity.lua tests/lua/sweep.lua
+	tests/lua/model.lua tests/lua/gc.lua tests/lua/sensitivity.lua tests/lua/sweep.lua \
+	tests/lua/compare.lua
 TESTS += $(LUA_TESTS) tests/cli/lua_repl.sh tests/cli/script.sh
 EXTRA_DIST += $(LUA_TESTS) tests/lua/tap.lua tests/cli/lua_repl.sh tests/cli/script.sh
 # qdb info and qdb compare (helper cli)
