@@ -9,3 +9,7 @@ scripts_bench_interp_time_SOURCES = scripts/bench/interp_time.c
 scripts_bench_interp_time_CFLAGS = $(AM_CFLAGS) $(CORE_CFLAGS)
 scripts_bench_interp_time_LDADD = $(CORE_LIBS)
 EXTRA_DIST += scripts/bench/interp
+# The PyTorch bridge (installed: users run it on their own models) and the
+# demo builder (helper torch)
+dist_pkgdata_SCRIPTS = scripts/qdb_torch.py
+EXTRA_DIST += scripts/make-demo

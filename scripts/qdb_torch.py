@@ -198,9 +198,11 @@ def tensor_from_obj(t):
 
 
 def tensor_real(t):
-    """Dequantized float64 array of a tensor object (raw if unquantized)."""
+    """Dequantized float64 array of a tensor object. Float tensors are taken
+    as they are, even with a scale (qdb records the qparams a fake-quantized
+    float value was snapped to); only integer tensors are dequantized."""
     a = tensor_from_obj(t).astype(np.float64)
-    if "scale" not in t:
+    if "scale" not in t or t["dtype"] in ("f32", "f64"):
         return a
     s, z = t["scale"], t["zero_point"]
     if isinstance(s, list):

@@ -23,10 +23,13 @@ TUI_TESTS = tests/tui/keys.sh tests/tui/traces.sh tests/tui/ascii.sh tests/tui/s
 TESTS += $(TUI_TESTS)
 EXTRA_DIST += $(TUI_TESTS) tests/tui/lib.sh tests/tui/mkexpected tests/tui/script.lua \
 	tests/tui/expected
-# qdb import-npy and the PyTorch bridge (helper torch)
-TORCH_TESTS = tests/cli/import_npy.sh tests/torch/bridge.sh
+# qdb import-npy, the PyTorch bridge, the demo files, qdb against torch
+# (helper torch); the torch tests skip without python3-torch unless CI=true
+TORCH_TESTS = tests/cli/import_npy.sh tests/torch/bridge.sh tests/torch/demo_files.sh \
+	tests/torch/agree_digits.sh tests/torch/agree_resnetish.sh
 TESTS += $(TORCH_TESTS)
-EXTRA_DIST += $(TORCH_TESTS) tests/torch/bridge.py tests/torch/common.py tests/torch/qdbref.py
+EXTRA_DIST += $(TORCH_TESTS) tests/torch/bridge.py tests/torch/common.py tests/torch/qdbref.py \
+	tests/torch/demo_files.py tests/torch/agree.py
 # qdb run on a torch-exported QAT model (helper exec)
 TESTS += tests/cli/run.sh
 EXTRA_DIST += tests/cli/run.sh testdata/run

@@ -78,7 +78,7 @@ def main():
                 cs = cosine(A[L], B[L])
                 s = g["qparams"].get(L, {}).get("scale")
                 steps = np.abs(A[L] - B[L]).max() / s if s else float("nan")
-                tap.note("  qat %-14s %-12s cosine %.8f  max %.3g LSB" % (L, nd["op"], cs, steps))
+                tap.note("  qat %-14s %-14s cosine %.8f  max %.3g LSB" % (L, nd["op"], cs, steps))
                 worst = min(worst, cs)
                 if cs < COS_MIN:
                     bad.append("%s (%s): cosine %.8f" % (L, nd["op"], cs))
@@ -93,7 +93,7 @@ def main():
                     tap.note("  " + b)
             s = g["qparams"][out_name]["scale"]
             steps = np.abs(A[out_layer] - B[out_layer]).max() / s
-            tap.ok(steps <= 1 + 1e-6, "%s: qat.qbc final output within 1 LSB of torch QAT "
+            tap.ok(steps <= 1 + 1e-4, "%s: qat.qbc final output within 1 LSB of torch QAT "
                    "(max %.3g LSB)" % (name, steps))
             acc["qat.bc (qdb)"] = float((B[out_layer].reshape(n, -1).argmax(1) == y).mean())
 
@@ -107,6 +107,7 @@ def main():
                 TA, TQ, _ = common.layer_arrays(t_int, raw=True)
                 QA, QQ, _ = common.layer_arrays(q_int, raw=True)
                 ref = qdbref.run(g, x, "torch")
+                ref_q = None  # the profile with the QAT clamp, made when needed
                 first_bad = None
                 for nd in g["nodes"]:
                     L = nd["name"]
@@ -118,13 +119,21 @@ def main():
                         tap.note("  int %-14s qparams differ: torch %s, qdb %s" % (L, TQ[L], QQ[L]))
                     if not np.issubdtype(qv.dtype, np.integer):  # dequantized by qdb
                         qv = np.rint(qv / TQ[L][0] + TQ[L][1])
-                    d = np.abs(tv - qv.astype(np.int64))
-                    rv = ref[L][0] if L in ref else None
-                    rexact = float((rv == tv).mean()) if rv is not None else float("nan")
-                    tap.note("  int %-14s %-12s exact %.5f  max %d LSB  (numpy reference vs torch: "
-                             "exact %.5f)" % (L, nd["op"], (d == 0).mean(), d.max(), rexact))
-                    if first_bad is None and (d == 0).mean() < EXACT_MIN:
-                        first_bad = (L, nd["op"], (d == 0).mean(), int(d.max()), rexact)
+                    qv = qv.astype(np.int64)
+                    d = np.abs(tv - qv)
+                    rexact = float((ref[L][0] == tv).mean()) if L in ref else float("nan")
+                    tap.note("  int %-14s %-14s exact %.5f  max %d LSB  (numpy model vs torch: %.5f)"
+                             % (L, nd["op"], (d == 0).mean(), d.max(), rexact))
+                    if first_bad is None and ((d == 0).mean() < EXACT_MIN or d.max() > 1):
+                        if ref_q is None:
+                            ref_q = qdbref.run(g, x, "torch", clamp="qrange")
+                        qexact = float((ref_q[L][0] == qv).mean()) if L in ref_q else float("nan")
+                        qmax = g["qparams"].get(L, {}).get("qmax")
+                        m = d > 0
+                        clamped = float(((qv[m] == qmax) & (tv[m] > qmax)).mean()) if m.any() and \
+                            qmax is not None else 0.0
+                        first_bad = (L, nd["op"], (d == 0).mean(), int(d.max()), rexact, qexact,
+                                     clamped, qmax)
                 tv = TA[out_layer].astype(np.int64)
                 qv = QA[out_layer]
                 if not np.issubdtype(qv.dtype, np.integer):
@@ -132,13 +141,21 @@ def main():
                 d = np.abs(tv - qv.astype(np.int64))
                 diag = ""
                 if first_bad:
-                    L, op, ex, mx, rex = first_bad
-                    diag = ("first layer below %.1f%% exact: %s (%s): %.3f%% exact, up to %d LSB; "
-                            "the numpy reference of DESIGN.md's torch profile matches torch there "
-                            "on %.3f%% of elements, so %s" % (
-                                100 * EXACT_MIN, L, op, 100 * ex, mx, 100 * rex,
-                                "qdb's integer %s kernel deviates from it" % op
-                                if rex >= EXACT_MIN else "torch itself deviates from the profile"))
+                    L, op, ex, mx, rex, qex, clamped, qmax = first_bad
+                    diag = ("first layer that disagrees: %s (%s): %.3f%% exact, up to %d LSB. The "
+                            "numpy model of the torch profile matches torch there on %.3f%%" % (
+                                L, op, 100 * ex, mx, 100 * rex))
+                    if clamped > 0.5:
+                        diag += ("; %.0f%% of the differing elements are qdb results clamped at "
+                                 "qmax=%d, the QAT fake-quant range (reduce_range), where torch's "
+                                 "int8 %s clamps at the dtype's range; with that clamp the numpy "
+                                 "model matches qdb on %.3f%%: qdb convert --profile torch keeps "
+                                 "the QAT qmin/qmax, convert_fx does not"
+                                 % (100 * clamped, qmax, op, 100 * qex))
+                    elif rex >= EXACT_MIN:
+                        diag += ", so qdb's integer %s deviates from the torch profile" % op
+                    else:
+                        diag += ", so torch itself deviates from the profile there"
                 tap.ok((d == 0).mean() >= EXACT_MIN, "%s: torch profile bit-exact with convert_fx on "
                        "%.4f%% of output elements (>= %.1f%%)" % (name, 100 * (d == 0).mean(),
                                                                   100 * EXACT_MIN), diag)

@@ -82,13 +82,11 @@ def run_qdb(*args):
 
 
 def layer_arrays(path, layers=None, raw=False):
-    """{layer: array [N, ...]} over the trace's samples in order; raw=True
-    keeps integer values (with .scale/.zero_point in a side dict)."""
+    """{layer: array [N, ...]} over the trace's samples sorted by id (record
+    order is not sample order when qdb runs several jobs); raw=True keeps
+    integer values and returns their (scale, zero_point) per layer too."""
     h, recs = qt.read_trace(path)
-    samples = []
-    for (s, _l) in recs:
-        if s not in samples:
-            samples.append(s)
+    samples = sorted({s for (s, _l) in recs}, key=lambda v: (isinstance(v, str), v))
     out, qp = {}, {}
     for l in h["layers"]:
         name = l["name"]

@@ -167,10 +167,13 @@ def _float_op(n, ins):
     raise NotImplementedError(op)
 
 
-def run(g, x, mode):
-    """Runs graph dict g on input batch x ([N, ...] float) in `mode`."""
+def run(g, x, mode, clamp="dtype"):
+    """Runs graph dict g on input batch x ([N, ...] float) in `mode`.
+    clamp (torch mode): "dtype" clamps integer results to the dtype's range
+    as torch's int8 ops do; "qrange" to the values' qmin/qmax (the QAT
+    fake-quant range), for telling the two apart in a diagnosis."""
     if mode == "torch":
-        return _run_torch_int(g, x)
+        return _run_torch_int(g, x, clamp)
     qp = g.get("qparams", {}) if mode == "qat" else {}
     env = {}
     for c, t in g["constants"].items():
@@ -195,12 +198,12 @@ def run(g, x, mode):
     return out
 
 
-def _quantize(real, s, z, dt):
-    lo, hi = _RANGE[dt]
+def _quantize(real, s, z, dt, lim=None):
+    lo, hi = lim or _RANGE[dt]
     return np.clip(np.rint(real / s) + z, lo, hi).astype(np.int64)
 
 
-def _run_torch_int(g, x):
+def _run_torch_int(g, x, clamp="dtype"):
     qp = g["qparams"]
     env = {}   # value -> (int array, scale, zp, dtype) or float array
     name = g["inputs"][0]["name"]
@@ -208,7 +211,7 @@ def _run_torch_int(g, x):
     # torch.quantize_per_tensor: x * (1/scale) in float32
     xf = np.asarray(x, np.float32)
     inv = np.float32(1.0) / np.float32(q["scale"])
-    lo, hi = _RANGE[q["dtype"]]
+    lo, hi = _RANGE[q["dtype"]] if clamp == "dtype" else (q.get("qmin", 0), q.get("qmax", 255))
     env[name] = (np.clip(np.rint(xf * inv) + q["zero_point"], lo, hi).astype(np.int64),
                  q["scale"], q["zero_point"], q["dtype"])
     out = {}
@@ -224,6 +227,8 @@ def _run_torch_int(g, x):
         if oq is None:
             raise NotImplementedError("value %s has no qparams" % o)
         s_y, z_y, dt = oq["scale"], oq["zero_point"], oq["dtype"]
+        lim = (oq.get("qmin", _RANGE[dt][0]), oq.get("qmax", _RANGE[dt][1])) \
+            if clamp == "qrange" else None
         ins = n["inputs"]
         if op in ("conv2d", "linear"):
             xv = env[ins[0]]
@@ -245,23 +250,23 @@ def _run_torch_int(g, x):
             r = acc * (xv[1] * cs)
             if len(ins) > 2:
                 r = r + qt.tensor_from_obj(g["constants"][ins[2]]).astype(np.float32).astype(np.float64).reshape(bshape)
-            qv = _quantize(r, s_y, z_y, dt)
+            qv = _quantize(r, s_y, z_y, dt, lim)
             if a.get("act") == "relu":
                 qv = np.maximum(qv, z_y)
             elif a.get("act") not in (None, "none"):
                 raise NotImplementedError("act " + a["act"])
         elif op in ("add", "mul"):
             ra, rb = real(env[ins[0]]), real(env[ins[1]])
-            qv = _quantize(_act(ra + rb if op == "add" else ra * rb, a), s_y, z_y, dt)
+            qv = _quantize(_act(ra + rb if op == "add" else ra * rb, a), s_y, z_y, dt, lim)
         elif op in ("sigmoid", "tanh", "hardswish", "silu"):
-            qv = _quantize(_UNARY[op](real(env[ins[0]])), s_y, z_y, dt)
+            qv = _quantize(_UNARY[op](real(env[ins[0]])), s_y, z_y, dt, lim)
         elif op in ("avgpool2d", "global_avgpool"):
-            qv = _quantize(_float_op(n, [real(env[ins[0]])]), s_y, z_y, dt)
+            qv = _quantize(_float_op(n, [real(env[ins[0]])]), s_y, z_y, dt, lim)
         elif op in ("maxpool2d", "flatten", "reshape", "permute", "identity",
                     "upsample_nearest", "relu", "relu6"):
             xv = env[ins[0]]
             if (xv[1], xv[2]) != (s_y, z_y):
-                qv = _quantize(_float_op(n, [real(xv)]), s_y, z_y, dt)
+                qv = _quantize(_float_op(n, [real(xv)]), s_y, z_y, dt, lim)
             elif op == "relu":
                 qv = np.maximum(xv[0], z_y)
             elif op == "relu6":
@@ -270,7 +275,7 @@ def _run_torch_int(g, x):
                 qv = _float_op(n, [xv[0]]).astype(np.int64)
         elif op == "concat":
             qv = _quantize(np.concatenate([real(env[i]) for i in ins], axis=a.get("axis", 1)),
-                           s_y, z_y, dt)
+                           s_y, z_y, dt, lim)
         else:
             raise NotImplementedError(op)
         env[o] = (qv, s_y, z_y, dt)
