@@ -15,8 +15,8 @@ check_PROGRAMS += tests/torch/run_int
 tests_torch_run_int_SOURCES = tests/torch/run_int.c
 tests_torch_run_int_CFLAGS = $(UNIT_CFLAGS)
 tests_torch_run_int_LDADD = $(UNIT_LDADD)
-TESTS += tests/torch/int_ops.sh
-EXTRA_DIST += tests/torch/int_ops.sh tests/torch/int_ops.py
+TESTS += tests/torch/int_ops.sh tests/cli/convert_edit.sh
+EXTRA_DIST += tests/torch/int_ops.sh tests/torch/int_ops.py tests/cli/convert_edit.sh
 # the full-screen debugger under tmux (helper tui); expected screens are
 # made by tests/tui/mkexpected
 TUI_TESTS = tests/tui/keys.sh tests/tui/traces.sh tests/tui/ascii.sh tests/tui/script.sh
