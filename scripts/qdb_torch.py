@@ -1132,6 +1132,14 @@ def _graph_dict(low, name, stage, example_inputs, producer):
     }
 
 
+def _default_name(model, path):
+    """The model's class name, or the file's stem for FX's generic classes."""
+    n = type(model).__name__
+    if n.endswith("GraphModule"):
+        n = os.path.splitext(os.path.basename(path))[0]
+    return n
+
+
 def _producer():
     tv = torch.__version__ if torch is not None else "none"
     return "%s (torch %s)" % (PRODUCER, tv)
@@ -1187,7 +1195,7 @@ def export(prepared, example_inputs, path, name=None, stage=None, quiet=False):
     stage = stage or ("qat" if kind == "qat" else "float")
     if stage == "float":
         low.qparams = {}
-    g = _graph_dict(low, name or type(prepared).__name__, stage, example_inputs, _producer())
+    g = _graph_dict(low, name or _default_name(prepared, path), stage, example_inputs, _producer())
     with _AtomicFile(path) as af:
         af.f.write(msgpack.packb(g, use_bin_type=True))
     return g
@@ -1406,7 +1414,7 @@ def dump_trace(model, samples, path, stage=None, ids=None, model_name=None,
                         spool.write(pk.pack({"sample": sid, "layer": name,
                                              "tensor": _record_tensor(v, i)}))
         header = {"format": "qdb.trace", "version": VERSION, "stage": stage,
-                  "model": model_name or type(model).__name__, "producer": _producer(),
+                  "model": model_name or _default_name(model, path), "producer": _producer(),
                   "layers": [{"name": n, "op": op} for n, op, _ in layers]}
         if kind == "qat":
             header["qstate"] = {n: _fq_state(m) for n, m in qstate_mods.items()}
