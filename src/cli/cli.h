@@ -27,6 +27,7 @@ struct qdb_cmd {
 	X(info, qdb_cmd_info, "describe traces, datasets, graphs and .npy files") \
 	X(compare, qdb_cmd_compare, "compare two traces layer by layer") \
 	X(check, qdb_cmd_check, "advisor: what in a model (and trace) breaks consistency") \
+	X(triage, qdb_cmd_triage, "run the consistency procedure, write a support bundle") \
 	X(run, qdb_cmd_run, "run a graph over a dataset (outputs, accuracy, --trace)") \
 	X(convert, qdb_cmd_convert, "qat graph -> integer graph (profile torch or fixed)") \
 	X(edit, qdb_cmd_edit, "move nodes of a quantized graph to cpu or bpu") \
@@ -46,6 +47,7 @@ int qdb_cmd_import_npy(int argc, char **argv);
 int qdb_cmd_info(int argc, char **argv);
 int qdb_cmd_compare(int argc, char **argv);
 int qdb_cmd_check(int argc, char **argv);
+int qdb_cmd_triage(int argc, char **argv);
 int qdb_cmd_run(int argc, char **argv);
 int qdb_cmd_convert(int argc, char **argv);
 int qdb_cmd_edit(int argc, char **argv);

@@ -10,3 +10,4 @@ qdb_SOURCES += src/cli/cmd_import_npy.c
 qdb_SOURCES += src/cli/cmd_run.c
 qdb_SOURCES += src/cli/cmd_check.c
 qdb_SOURCES += src/cli/cmd_convert.c src/cli/cmd_edit.c
+qdb_SOURCES += src/cli/cmd_triage.c

@@ -9,6 +9,6 @@ qdb_SOURCES += \
 # advisor and bootstrap bindings (helper triage)
 qdb_SOURCES += src/lua/advisor.c
 # Lua library of the triage (installed under $(pkgdatadir)/lua)
-nobase_dist_pkgdata_DATA += lua/qdb/svg.lua
+nobase_dist_pkgdata_DATA += lua/qdb/svg.lua lua/qdb/triage.lua
 # the Lua library (helper lua): qdb.report, qdb.sweep, qdb.badcase
 nobase_dist_pkgdata_DATA += lua/qdb/report.lua lua/qdb/sweep.lua lua/qdb/badcase.lua
