@@ -4,8 +4,10 @@ EXTRA_DIST += tests/unit/tap.h
 LUA_TESTS = tests/lua/tensor.lua tests/lua/trace.lua tests/lua/dataset.lua \
 	tests/lua/model.lua tests/lua/gc.lua tests/lua/sensitivity.lua tests/lua/sweep.lua \
 	tests/lua/compare.lua
-TESTS += $(LUA_TESTS) tests/cli/lua_repl.sh tests/cli/script.sh
-EXTRA_DIST += $(LUA_TESTS) tests/lua/tap.lua tests/cli/lua_repl.sh tests/cli/script.sh
+LUA_CLI_TESTS = tests/cli/lua_repl.sh tests/cli/script.sh tests/cli/sensitivity.sh \
+	tests/cli/examples.sh
+TESTS += $(LUA_TESTS) $(LUA_CLI_TESTS)
+EXTRA_DIST += $(LUA_TESTS) tests/lua/tap.lua $(LUA_CLI_TESTS)
 # qdb info and qdb compare (helper cli)
 CLI_TESTS = tests/cli/info.sh tests/cli/compare.sh
 TESTS += $(CLI_TESTS)

@@ -12,3 +12,6 @@ qdb_SOURCES += src/lua/advisor.c
 nobase_dist_pkgdata_DATA += lua/qdb/svg.lua lua/qdb/triage.lua
 # the Lua library (helper lua): qdb.report, qdb.sweep, qdb.badcase
 nobase_dist_pkgdata_DATA += lua/qdb/report.lua lua/qdb/sweep.lua lua/qdb/badcase.lua
+# example scripts (run by tests/cli/examples.sh against the demo)
+nobase_dist_pkgdata_DATA += examples/revert_op.lua examples/greedy_cpu.lua \
+	examples/badcases.lua examples/sensitivity_report.lua examples/first_divergence.lua
