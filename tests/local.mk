@@ -21,7 +21,8 @@ TESTS += tests/torch/int_ops.sh tests/cli/convert_edit.sh
 EXTRA_DIST += tests/torch/int_ops.sh tests/torch/int_ops.py tests/cli/convert_edit.sh
 # the full-screen debugger under tmux (helper tui); expected screens are
 # made by tests/tui/mkexpected
-TUI_TESTS = tests/tui/keys.sh tests/tui/traces.sh tests/tui/ascii.sh tests/tui/script.sh
+TUI_TESTS = tests/tui/keys.sh tests/tui/traces.sh tests/tui/graphs.sh tests/tui/ascii.sh \
+	tests/tui/script.sh
 TESTS += $(TUI_TESTS)
 EXTRA_DIST += $(TUI_TESTS) tests/tui/lib.sh tests/tui/mkexpected tests/tui/script.lua \
 	tests/tui/expected
