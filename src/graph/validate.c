@@ -617,6 +617,33 @@ static int output_dtype(struct qdb_graph *g, int ni, struct qdb_err *err)
 	return QDB_OK;
 }
 
+/* Float and qat graphs compute in float: an integer constant there only
+ * makes sense with quantization parameters to dequantize it by. */
+static int check_constants(const struct qdb_graph *g, struct qdb_err *err)
+{
+	if (g->stage == QDB_STAGE_QUANTIZED)
+		return QDB_OK;
+	for (int ni = 0; ni < g->n_nodes; ni++) {
+		const struct qdb_node *n = &g->nodes[ni];
+		for (int k = 0; k < n->n_inputs; k++) {
+			const struct qdb_value *v = &g->values[n->inputs[k]];
+			int c = -1;
+			for (int j = 0; j < g->n_constants && c < 0; j++)
+				if (g->constants[j].value == n->inputs[k])
+					c = j;
+			if (c < 0 || !qdb_dtype_is_int(g->constants[c].t.dtype))
+				continue;
+			if (g->constants[c].t.q.n == 0 && v->q.n == 0)
+				return NODE_ERR(err, g, ni, QDB_EFORMAT,
+						"input '%s': %s constant without quantization parameters in a "
+						"%s graph",
+						v->name, qdb_dtype_name(g->constants[c].t.dtype),
+						qdb_stage_name(g->stage));
+		}
+	}
+	return QDB_OK;
+}
+
 static int check_qparams(struct qdb_graph *g, struct qdb_err *err)
 {
 	for (int v = 0; v < g->n_values; v++) {
@@ -710,7 +737,7 @@ int qdb_graph_validate(struct qdb_graph *g, struct qdb_err *err)
 		if ((rc = infer_node(g, ni, err)) || (rc = output_dtype(g, ni, err)))
 			goto fail;
 	}
-	if ((rc = check_qparams(g, err)))
+	if ((rc = check_qparams(g, err)) || (rc = check_constants(g, err)))
 		goto fail;
 
 	if (g->stage == QDB_STAGE_QUANTIZED) {
