@@ -24,7 +24,7 @@ EXTRA_DIST += tests/torch/int_ops.sh tests/torch/int_ops.py tests/cli/convert_ed
 TUI_TESTS = tests/tui/keys.sh tests/tui/traces.sh tests/tui/graphs.sh tests/tui/ascii.sh \
 	tests/tui/script.sh
 TESTS += $(TUI_TESTS)
-EXTRA_DIST += $(TUI_TESTS) tests/tui/lib.sh tests/tui/mkexpected tests/tui/script.lua \
+EXTRA_DIST += $(TUI_TESTS) tests/tui/lib.sh tests/tui/mkexpected tests/tui/drive.lua \
 	tests/tui/expected
 # qdb import-npy, the PyTorch bridge, the demo files, qdb against torch
 # (helper torch); the torch tests skip without python3-torch unless CI=true

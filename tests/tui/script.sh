@@ -5,8 +5,8 @@
 # script that fails to load.
 . "${QDB_SRCDIR:-.}/tests/tui/lib.sh"
 
-# run from tests/tui so that messages name the script as script.lua
-start 100 30 "$QDB_SRCDIR/tests/tui" --script script.lua ../../testdata/traces/demo_qat.qtr \
+# run from tests/tui so that messages name the script as drive.lua
+start 100 30 "$QDB_SRCDIR/tests/tui" --script drive.lua ../../testdata/traces/demo_qat.qtr \
 	../../testdata/traces/demo_int.qtr
 screen script-loaded "the script ran: column added, sample and layer selected, prints in the console"
 keys x

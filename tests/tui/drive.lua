@@ -1,4 +1,4 @@
--- script.lua - run by tests/tui/script.sh with `qdb --script`: the `tui`
+-- drive.lua - run by tests/tui/script.sh with `qdb --script`: the `tui`
 -- table seen from a script.
 print("rows", tui.rows())
 local sel = tui.selected()
