@@ -252,6 +252,7 @@ static int mouse_event(struct tui *t)
 	MEVENT ev;
 	if (getmouse(&ev) != OK)
 		return TUI_HANDLED;
+	t->status[0] = 0;
 	struct view *order[] = {t->overlay, &t->console, &t->layers, &t->detail};
 	for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
 		struct view *v = order[i];

@@ -66,6 +66,16 @@ start() {
 keys() { tmux -L "$sock" send-keys "$@"; }
 # literal text, e.g. a Lua line (no key-name interpretation)
 text() { tmux -L "$sock" send-keys -l "$1"; }
+# click X Y [N]: N (default 1) clicks of button 1 at column X, row Y (from
+# 0), sent as the X10 mouse reports curses asked the terminal for.
+click() {
+	i=0
+	while [ $i -lt "${3:-1}" ]; do
+		tmux -L "$sock" send-keys -H 1b 5b 4d 20 "$(printf %x $(($1 + 33)))" "$(printf %x $(($2 + 33)))" \
+			1b 5b 4d 23 "$(printf %x $(($1 + 33)))" "$(printf %x $(($2 + 33)))"
+		i=$((i + 1))
+	done
+}
 resize() { tmux -L "$sock" resize-window -x "$1" -y "$2"; }
 capture() { tmux -L "$sock" capture-pane -p 2>/dev/null; }
 

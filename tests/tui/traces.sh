@@ -28,6 +28,11 @@ keys p s
 screen traces-sorted "s sorts by cosine, worst first"
 keys s s s s
 screen traces-order "s cycles back to execution order"
+click 10 7
+screen traces-click "a mouse click selects a layer"
+click 10 9 2
+screen traces-double-click "a double click opens its channels"
+keys Escape
 keys / layer4.r Enter
 screen traces-search "/ finds a layer by name"
 keys '?'
