@@ -8,19 +8,17 @@
 #include "config.h"
 
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "base/alloc.h"
-#include "base/str.h"
 #include "io/file.h"
 #include "io/hidx.h"
 #include "io/ids.h"
 #include "io/mp.h"
+#include "io/records.h"
 #include "io/tensor_mp.h"
 #include "io/trace.h"
-#include "io/records.h"
 
 struct qdb_trace {
 	char *path;
