@@ -406,6 +406,32 @@ void qdb_wq_requant(const struct qdb_wq *wq, int64_t oc, const int32_t *acc32,
 	struct qdb_rq m = wq->rq[oc];
 	int64_t b = wq->bias32[oc];
 	enum qdb_rounding r = wq->rounding;
+	if (!acc64 && m.mult && m.shift <= 0 && r == QDB_ROUND_HALF_AWAY) {
+		/* The common case (M < 1, int32 sums), TFLite's two roundings
+		 * inlined without the mode switch. */
+		int right = -m.shift;
+		for (int64_t i = 0; i < n; i++) {
+			int64_t v = (int64_t)acc32[i] + b;
+			int32_t s = v >= INT32_MIN && v <= INT32_MAX
+					    ? qdb_rq_rdbpot(qdb_rq_srdhm((int32_t)v, m.mult), right)
+					    : qdb_rq_apply64(v, m, r);
+			out[i] = (int32_t)qdb_clamp64((int64_t)s + zy, lo, hi);
+		}
+		return;
+	}
+	if (!acc64 && m.mult && r != QDB_ROUND_HALF_AWAY) {
+		/* One rounding of the exact product: floor plus a mode-dependent
+		 * nudge; |v| < 2^32 and mult < 2^31 keep it within int64. */
+		int sh = 31 - m.shift;
+		int64_t half = (int64_t)1 << (sh - 1), mask = ((int64_t)1 << sh) - 1;
+		for (int64_t i = 0; i < n; i++) {
+			int64_t p = ((int64_t)acc32[i] + b) * m.mult;
+			int64_t fl = p >> sh, rem = p & mask;
+			fl += r == QDB_ROUND_HALF_UP ? rem >= half : (rem > half || (rem == half && (fl & 1)));
+			out[i] = (int32_t)qdb_clamp64(qdb_sat_i32(fl) + zy, lo, hi);
+		}
+		return;
+	}
 	for (int64_t i = 0; i < n; i++) {
 		int64_t v = (acc64 ? acc64[i] : acc32[i]) + b;
 		int32_t s = v >= INT32_MIN && v <= INT32_MAX ? qdb_rq_apply((int32_t)v, m, r)
