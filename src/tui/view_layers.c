@@ -38,6 +38,7 @@ static const struct col base_cols[] = {
 
 struct layers {
 	int top;
+	int last_rows;   /* list height at the last draw */
 };
 
 static int layers_open(struct view *v)
@@ -67,6 +68,14 @@ static void scroll_to(struct view *v)
 
 	if (rows <= 0)
 		return;
+	/* When the pane changes height (resize, console focus) the selection
+	 * is centred: the view then depends on where the user is, not on the
+	 * sizes the terminal went through. Otherwise scroll as little as
+	 * possible. */
+	if (rows != l->last_rows) {
+		l->top = pos - rows / 2;
+		l->last_rows = rows;
+	}
 	if (pos < l->top)
 		l->top = pos;
 	else if (pos >= l->top + rows)
