@@ -13,3 +13,5 @@ EXTRA_DIST += scripts/bench/interp
 # demo builder (helper torch)
 dist_pkgdata_SCRIPTS = scripts/qdb_torch.py
 EXTRA_DIST += scripts/make-demo
+# sensitivity engine vs naive vs a PyTorch loop (helper lua)
+EXTRA_DIST += scripts/bench/sensitivity

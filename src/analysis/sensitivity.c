@@ -319,8 +319,10 @@ static int overlay_eval(struct engine *e, struct tstate *t, int u, int except,
 			/* except: a marked output is recomputed without its fake quant */
 			for (int k = 0; k < nd->n_inputs; k++) {
 				int v = nd->inputs[k];
-				in[k] = t->set[v] ? &t->ov[v] : qdb_run_value(base, v);
-				if (!in[k])
+				/* NULL: the context run's own value, read without a
+				 * copy; right when the base is the context (only) */
+				in[k] = t->set[v] ? &t->ov[v] : except ? qdb_run_value(base, v) : NULL;
+				if (except && !in[k])
 					return qdb_err_set(err, QDB_EINVAL, "value %s not computed",
 							   g->values[v].name);
 			}
@@ -381,6 +383,11 @@ static int revert_eval(struct engine *e, struct tstate *t, int u, const struct q
 		}
 		for (int k = 0; k < nd->n_inputs && !rc; k++) {
 			int v = nd->inputs[k];
+			/* constants: the context's own (same executor), no copy */
+			if (!t->set[v] && g->values[v].constant >= 0) {
+				in[k] = NULL;
+				continue;
+			}
 			in[k] = t->set[v] ? &t->ov[v] : qdb_run_value(t->base, v);
 			if (!in[k])
 				rc = qdb_err_set(err, QDB_EINVAL, "value %s not computed", g->values[v].name);
@@ -493,7 +500,7 @@ static int do_record(struct engine *e, struct tstate *t, int64_t i, struct qdb_e
 				rc = score(e, t, i, vo, ref, u, err);
 		} else {
 			for (int ex = 0; !rc && ex < 2; ex++) {
-				const struct qdb_tensor *vo;
+				const struct qdb_tensor *vo = NULL;
 				if (o->naive) {
 					rc = fresh_run(e, e->nx[2 * u + ex], i, -1, &t->var, &t->computed,
 						       err);
