@@ -318,11 +318,17 @@ static void draw_header(struct tui *t)
 		snprintf(edit_s, sizeof edit_s, "  edits %d%s", edits,
 			 qdb_session_unsaved(t->s) ? " (unsaved)" : "");
 	char sample_s[160];
-	if (t->aggregate)
-		snprintf(sample_s, sizeof sample_s, "worst of %d samples", n_s);
-	else
+	if (t->aggregate) {
+		const struct qdb_compare_row *o = qdb_session_agg(t->s, qdb_session_output_row(t->s));
+		if (o && o->agg[QDB_M_TOP1].n > 0)
+			snprintf(sample_s, sizeof sample_s, "worst of %d samples (top1 agrees on %.1f%%)",
+				 n_s, 100 * o->agg[QDB_M_TOP1].mean);
+		else
+			snprintf(sample_s, sizeof sample_s, "worst of %d samples", n_s);
+	} else {
 		snprintf(sample_s, sizeof sample_s, "sample %s (%d/%d)",
 			 qdb_session_sample_name(t->s, t->sample), t->sample + 1, n_s);
+	}
 	const char *mode = qdb_session_mode(t->s) == QDB_MODE_ISOLATED ? "isolated" : "cumulative";
 	if (header_h >= 2) {
 		int x = 0;

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,9 +18,11 @@
 
 #define HBINS 48
 
+/* What the pane shows for one (sample, layer, generation). */
 struct detail {
 	int sample, row, valid;
 	unsigned gen;
+	uint64_t used;
 	int status;              /* QDB_OK or why there is nothing to show */
 	char msg[QDB_ERR_MSG_MAX];
 	char shape[2][64], dtype[2][16], qp[2][96];
@@ -33,13 +36,20 @@ struct detail {
 	int64_t e_nonfinite;
 };
 
+/* The last few layers looked at, so moving back and forth over them does
+ * not rescan their tensors. */
+#define DETAIL_CACHE 32
+struct detail_view {
+	struct detail e[DETAIL_CACHE];
+	uint64_t clock;
+};
+
 static int detail_open(struct view *v)
 {
-	struct detail *d = qdb_calloc(1, sizeof *d);
-	if (!d)
+	struct detail_view *dv = qdb_calloc(1, sizeof *dv);
+	if (!dv)
 		return -1;
-	d->sample = d->row = -1;
-	v->priv = d;
+	v->priv = dv;
 	return 0;
 }
 
@@ -71,6 +81,27 @@ static void fmt_qparams(char *dst, size_t n, const struct qdb_tensor *x)
 	qdb_fmt_double(s, sizeof s, lo, 3);
 	qdb_fmt_double(z, sizeof z, hi, 3);
 	snprintf(dst, n, "%d ch (axis %d) s=%s..%s", x->q.n, x->q.axis, s, z);
+}
+
+static void compute(struct tui *t, struct detail *d);
+
+static struct detail *lookup(struct tui *t, struct detail_view *dv)
+{
+	struct detail *lru = &dv->e[0];
+	for (int i = 0; i < DETAIL_CACHE; i++) {
+		struct detail *d = &dv->e[i];
+		if (d->valid && d->sample == t->sample && d->row == t->row && d->gen == t->gen) {
+			d->used = ++dv->clock;
+			return d;
+		}
+		if (!d->valid || d->used < lru->used)
+			lru = d;
+		if (!d->valid)
+			break;
+	}
+	compute(t, lru);
+	lru->used = ++dv->clock;
+	return lru;
 }
 
 static void compute(struct tui *t, struct detail *d)
@@ -267,7 +298,7 @@ static void draw_line(struct tui *t, struct detail *d, WINDOW *w, int y, enum li
 
 static void detail_draw(struct view *v)
 {
-	struct detail *d = v->priv;
+	struct detail_view *dv = v->priv;
 	struct tui *t = v->t;
 	WINDOW *w = v->win;
 	const struct qdb_session_row *r;
@@ -279,8 +310,7 @@ static void detail_draw(struct view *v)
 		tui_put(w, 0, 0, v->w, COL_DIM, "no layer selected");
 		return;
 	}
-	if (!d->valid || d->sample != t->sample || d->row != t->row || d->gen != t->gen)
-		compute(t, d);
+	struct detail *d = lookup(t, dv);
 
 	int lw = v->w >= 60 ? 10 : 9;
 	int cw = (v->w - lw) / 2;
