@@ -580,8 +580,10 @@ function Triage:step2()
     self:conclude("inconsistent: the fake-quant/observer state of %s was not the validation state%s",
       rname, fq_state and " (consistent with fake quant off on both)" or " (qstate audit)")
   else
-    local first_row = where and L.first == 1
-    self.user.cause = first_row and "pre-processing mismatch" or "model version mismatch"
+    -- from the first layer on, the input pipeline and the checkpoint are
+    -- equally suspect (traces rarely record the input); later, the model
+    self.user.cause = (where and L.first == 1) and "model or pre-processing mismatch" or
+      "model version mismatch"
     self:conclude("inconsistent%s: %s from layer %s (same input, aligned names)",
       fq_state == false and " with fake quant off too" or "", self.user.cause, where or "?")
   end
@@ -1063,8 +1065,15 @@ function M.run(opts, ui)
   if self.quantized.stage ~= "quantized" then
     bad("--quantized: %s is a %s graph, expected quantized", o.quantized, self.quantized.stage)
   end
+  local R = self.export or self.qat
+  if #records_in(self.small, R) == 0 then
+    bad("%s and %s share no sample id", R.path, self.small.path)
+  end
+  if self.qat_float and #records_in(self.small, self.qat_float) == 0 then
+    bad("%s and %s share no sample id", self.qat_float.path, self.small.path)
+  end
   if not os.rename(o.out, o.out) then
-    local ok = os.execute("mkdir -p '" .. o.out:gsub("'", "'\\''") .. "'")
+    local ok = os.execute("mkdir -p '" .. o.out:gsub("'", "'\\''") .. "' 2>/dev/null")
     if not ok then bad("-o: cannot create directory %s", o.out) end
   end
   self:say("qdb triage: %s -> %s -> %s; small %s, large %s; bundle %s/", basename(o.qat),
@@ -1103,12 +1112,15 @@ function M.main(argv, ui)
   end
   local ok2, res = xpcall(M.run, function(e)
     if getmetatable(e) == BadInput then return e end
+    if type(e) == "string" and (e == "interrupted" or e:match(": interrupted$")) then
+      return setmetatable({msg = "interrupted"}, BadInput), true
+    end
     return debug.traceback(tostring(e), 2)
   end, o, ui)
   if not ok2 then
     if getmetatable(res) == BadInput then
       io.stderr:write("qdb triage: ", res.msg, "\n")
-      return 2
+      return res.msg == "interrupted" and 3 or 2
     end
     local msg = tostring(res)
     io.stderr:write("qdb triage: ", msg, "\n")
