@@ -17,7 +17,7 @@
  *
  * softmax along `axis`: torch profile dequantizes (plain form), computes
  * float softmax as torch does (exp(x - max), sum, times 1/sum) and
- * quantizes. fixed profile: e = T[max - q] from a Q16 exp table (the
+ * quantizes. fixed profile: e = T[max - q] from a Q24 exp table (the
  * `lut` constant or built from s_x), q = zp + round(e * R / (sum e * 2^16))
  * with R = round(2^16 / s_y).
  */
@@ -105,9 +105,17 @@ int qdb_lut_build(int op, int gelu_tanh, const struct qdb_qp *in, const struct q
 	if (!n)
 		return qdb_err_set(err, QDB_EUNSUPPORTED, "lookup table: input dtype %s",
 				   qdb_dtype_name(in->dt));
+	/* 16-bit knots are not clamped to the output range: interpolating
+	 * towards a clamped knot would bend the line inside the range; the
+	 * kernel clamps after interpolating. */
+	struct qdb_qp wide = *out;
+	if (n == 257) {
+		wide.lo = INT32_MIN / 2;
+		wide.hi = INT32_MAX / 2;
+	}
 	for (int i = 0; i < n; i++) {
 		double x = (double)(lut_input(in->dt, i) - in->zp) * in->s;
-		table[i] = (int32_t)fixed_quant(act_exact(op, gelu_tanh, x), out, rounding);
+		table[i] = (int32_t)fixed_quant(act_exact(op, gelu_tanh, x), &wide, rounding);
 	}
 	return QDB_OK;
 }
@@ -123,7 +131,7 @@ int qdb_lut_softmax_build(const struct qdb_qp *in, enum qdb_rounding rounding, i
 		/* Slot i: distance d below the row maximum (8-bit: d = i; 16-bit
 		 * knots every 256 steps). */
 		double d = in->dt == QDB_I16 ? 256.0 * i : (double)i;
-		table[i] = (int32_t)qdb_rq_round(exp(-d * in->s) * 65536.0, rounding);
+		table[i] = (int32_t)qdb_rq_round(exp(-d * in->s) * 16777216.0, rounding);
 	}
 	return QDB_OK;
 }
@@ -221,6 +229,7 @@ const struct qdb_kernel qdb_ki_clamp = {clamp_prepare, free_prep, chunk_scratch,
 struct lut_prep {
 	int n;            /* 256, 257 (interpolated) or 65536 (torch, int16) */
 	int64_t base;     /* input integer of entry 0 */
+	int64_t lo, hi;   /* output range (interpolated tables clamp after) */
 	enum qdb_rounding rounding;
 	int32_t table[];
 };
@@ -265,6 +274,8 @@ static int lut_prepare(const struct qdb_graph *g, int node, void **prep, struct 
 	lp->n = n;
 	lp->rounding = g->rounding;
 	lp->base = in.dt == QDB_I16 ? -32768 : qdb_dtype_min(in.dt);
+	lp->lo = out.lo;
+	lp->hi = out.hi;
 	if (torch) {
 		struct qdb_torch_deq dq;
 		float inv = 1.0f / (float)out.s;
@@ -282,8 +293,9 @@ static int lut_prepare(const struct qdb_graph *g, int node, void **prep, struct 
 		}
 		if (t) {
 			for (int i = 0; i < n; i++)
-				lp->table[i] = (int32_t)qdb_clamp64((int64_t)qdb_tensor_get(t, i), out.lo,
-								    out.hi);
+				lp->table[i] = n == 257 ? (int32_t)qdb_tensor_get(t, i)
+							: (int32_t)qdb_clamp64((int64_t)qdb_tensor_get(t, i),
+									       out.lo, out.hi);
 		} else if ((rc = qdb_lut_build(nd->op, gelu_tanh, &in, &out, g->rounding, lp->table,
 					       err))) {
 			qdb_free(lp);
@@ -307,7 +319,9 @@ static int lut_run(const struct qdb_kernel_args *a, struct qdb_err *err)
 		qdb_int_load(a->in[0], i, m, buf);
 		for (int64_t j = 0; j < m; j++) {
 			int32_t u = (int32_t)(buf[j] - lp->base);
-			buf[j] = lp->n == 257 ? lut_get(lp->table, 257, u, lp->rounding) : lp->table[u];
+			buf[j] = lp->n == 257 ? (int32_t)qdb_clamp64(lut_get(lp->table, 257, u, lp->rounding),
+								      lp->lo, lp->hi)
+					      : lp->table[u];
 		}
 		qdb_int_store(a->out[0], i, m, buf);
 	}
@@ -348,7 +362,7 @@ static int softmax_prepare(const struct qdb_graph *g, int node, void **prep, str
 	if (!torch) {
 		const struct qdb_tensor *t;
 		double r = qdb_rq_round(65536.0 / out.s, g->rounding);
-		if (!(r >= 1 && r < 70368744177664.0)) { /* e * R < 2^63 */
+		if (!(r >= 1 && r < 274877906944.0)) { /* e * R < 2^62 with e <= 2^24 */
 			qdb_free(sp);
 			return qdb_err_set(err, QDB_EUNSUPPORTED, "node %s: softmax output scale %g out of range",
 					   nd->name, out.s);

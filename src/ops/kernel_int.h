@@ -134,8 +134,9 @@ void qdb_wq_requant(const struct qdb_wq *wq, int64_t oc, const int32_t *acc32,
  * input: 256 entries, entry i = output for input qmin_dtype + i. For a
  * 16-bit input: 257 knots, knot j = output at input -32768 + 256*j (the
  * last at +32768 extrapolated), linear interpolation between them. Entries
- * are output integers (clamped). Softmax's table holds exp(-d * s_x) in
- * Q16 (d = row max - input). */
+ * are output integers (clamped for 8-bit inputs; 16-bit knots are not,
+ * the kernel clamps after interpolating). Softmax's table holds
+ * exp(-d * s_x) in Q24 (d = row max - input). */
 int qdb_lut_size(enum qdb_dtype in_dt);
 int qdb_lut_build(int op, int gelu_tanh, const struct qdb_qp *in, const struct qdb_qp *out,
 		  enum qdb_rounding rounding, int32_t *table, struct qdb_err *err);

@@ -12,10 +12,11 @@
  *    with m = (float)(s_x / s_y / div); contiguous NCHW avgpool
  *    q = rint((float)acc * m + (float)zp_y); contiguous adaptive (global)
  *    pool q = rint((float)sum(q) * r), r = (1.0f / H) / W in float, in the
- *    input's domain (torch keeps the input's qparams there), then rescaled.
- *  - fixed profile: v = round(acc / div) by the graph's rounding, then
- *    zp_y + v, or zp_y + v * s_x/s_y through a Q31 multiplier when the
- *    qparams differ.
+ *    input's domain (torch keeps the input's qparams there; when the
+ *    output's differ, the channels-last formula).
+ *  - fixed profile: q = zp_y + round(round(acc * s_x/s_y) / div), the
+ *    multiplier a Q31 one (skipped when the qparams are the same), both
+ *    roundings by the graph's rounding.
  */
 #include "config.h"
 
@@ -73,12 +74,13 @@ static size_t pool_scratch(const struct qdb_graph *g, int node, const void *prep
 	return (size_t)(x->shape[2] * x->shape[3] + y->shape[2] * y->shape[3]) * sizeof(int32_t);
 }
 
-/* Fixed profile: acc / div rounded, to the output domain. */
+/* Fixed profile: the sum rescaled to output steps first (so a finer output
+ * keeps its precision), then divided, both rounded. */
 static int32_t fixed_avg(const struct pool_prep *pp, int64_t acc, int64_t div)
 {
-	int64_t v = qdb_rq_div_round(acc, div, pp->rounding);
 	if (!pp->same)
-		v = qdb_rq_apply64(v, pp->rq, pp->rounding);
+		acc = qdb_rq_apply64(acc, pp->rq, pp->rounding);
+	int64_t v = qdb_rq_div_round(acc, div, pp->rounding);
 	return (int32_t)qdb_clamp64(v + pp->out.zp, pp->out.lo, pp->out.hi);
 }
 
@@ -123,7 +125,9 @@ static int pool_run(const struct qdb_kernel_args *a, struct qdb_err *err)
 			int64_t acc = sum - n * pp->in.zp;
 			if (!pp->torch) {
 				o[0] = fixed_avg(pp, acc, n);
-			} else if (pp->channels_last) {
+			} else if (pp->channels_last || !pp->same) {
+				/* torch's contiguous path keeps the input's qparams; an
+				 * output quantized otherwise is not torch's: one rounding */
 				o[0] = torch_avg(pp, acc, n);
 			} else {
 				float r = (1.0f / (float)H) / (float)W;

@@ -1,10 +1,12 @@
 /* quant_int.c - quantize (float -> integer) and dequantize (integer ->
  * float) in a quantized graph.
  *
- * quantize: torch profile as quantize_per_tensor, zp + rint(x * (1.0f/s))
- * in float (NaN and overflow to qmin, as torch's cast does); fixed profile
- * round(x / s) in double by the graph's rounding, + zp, saturated (NaN to
- * the zero point). An integer input is rescaled instead.
+ * quantize: zp + rint(x * (1.0f/s)) in float, as quantize_per_tensor and
+ * the qat graph's fake quantization round (NaN and overflow to qmin, as
+ * torch's cast does), in both profiles: float data is quantized on the
+ * host, so the fixed profile's rounding governs requantization only. The
+ * range is the profile's (dtype for torch, [qmin, qmax] for fixed). An
+ * integer input is rescaled instead.
  * dequantize: (float)((double)(float)(q - zp) * s), torch's dequantize_val,
  * for both profiles (per-channel inputs through qdb_tensor_to_f32).
  */
@@ -85,16 +87,8 @@ static int quantize_run(const struct qdb_kernel_args *a, struct qdb_err *err)
 		} else {
 			for (int64_t j = 0; j < m; j++)
 				fb[j] = (float)qdb_tensor_get(x, i + j);
-			for (int64_t j = 0; j < m; j++) {
-				if (qp->torch) {
-					buf[j] = (int32_t)qdb_quant_step(fb[j], inv, o->zp, o->lo, o->hi);
-				} else if (isnan(fb[j])) {
-					buf[j] = (int32_t)qdb_clamp64(o->zp, o->lo, o->hi);
-				} else {
-					double r = qdb_rq_round((double)fb[j] / o->s, qp->rounding) + (double)o->zp;
-					buf[j] = (int32_t)(r < (double)o->lo ? o->lo : r > (double)o->hi ? o->hi : (int64_t)r);
-				}
-			}
+			for (int64_t j = 0; j < m; j++)
+				buf[j] = (int32_t)qdb_quant_step(fb[j], inv, o->zp, o->lo, o->hi);
 		}
 		qdb_int_store(a->out[0], i, m, buf);
 	}
