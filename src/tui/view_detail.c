@@ -253,6 +253,14 @@ static void draw_line(struct tui *t, struct detail *d, WINDOW *w, int y, enum li
 			tui_put(w, y, lw, width - lw, COL_DIM, "-");
 			break;
 		}
+		if (!d->e_in_lsb && d->erange < 1e-20) {
+			tui_putf(w, y, lw, width - lw, COL_GOOD, "no difference%s",
+				 d->e_nonfinite ? "" : " at all");
+			if (d->e_nonfinite)
+				tui_putf(w, y, lw + 14, width - lw - 14, COL_BAD,
+					 "in the finite values; %lld non-finite", (long long)d->e_nonfinite);
+			break;
+		}
 		{
 			char lo[32], hi[32];
 			snprintf(lo, sizeof lo, "-%s", num(n1, sizeof n1, d->erange));

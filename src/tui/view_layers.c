@@ -14,7 +14,7 @@
 #include "tui/tui.h"
 
 enum col_id { C_MARK, C_IDX, C_NAME, C_OP, C_DEV, C_COS, C_STEPS, C_SQNR, C_MISM,
-	      C_DELTA, C_BAR, C_LUA0 };
+	      C_FLAGS, C_DELTA, C_BAR, C_LUA0 };
 
 struct col {
 	int id, width, prio, right;
@@ -32,6 +32,7 @@ static const struct col base_cols[] = {
 	{C_STEPS, 6, 80, 1, "steps"},
 	{C_SQNR, 6, 60, 1, "sqnr"},
 	{C_MISM, 7, 50, 1, "mism"},
+	{C_FLAGS, 5, 55, 0, "flag"},
 	{C_DELTA, 9, 70, 1, "dcos"},
 	{C_BAR, 8, 40, 0, "cos"},
 };
@@ -228,6 +229,27 @@ static void draw_cell(struct tui *t, WINDOW *w, int y, int x, const struct col *
 	case C_STEPS: mid = QDB_M_MAX_STEPS; break;
 	case C_SQNR: mid = QDB_M_SQNR_DB; break;
 	case C_MISM: mid = QDB_M_MISMATCH; break;
+	case C_FLAGS: {
+		/* The one flag that matters most (compare.h's words). */
+		static const struct {
+			unsigned bit;
+			const char *word;
+			enum tui_color c;
+		} fl[] = {
+			{QDB_CF_NAN, "nan", COL_BAD}, {QDB_CF_INF, "inf", COL_BAD},
+			{QDB_CF_NUMEL, "numel", COL_BAD}, {QDB_CF_SHAPE, "shape", COL_WARN},
+			{QDB_CF_SAT, "sat", COL_DIM}, {QDB_CF_MISSING, "miss", COL_DIM},
+			{QDB_CF_ERROR, "err", COL_ERROR},
+		};
+		if (!c)
+			return;
+		for (size_t i = 0; i < sizeof fl / sizeof *fl; i++)
+			if (c->flags & fl[i].bit) {
+				tui_put(w, y, x, col->width, cursor ? base : fl[i].c, fl[i].word);
+				return;
+			}
+		return;
+	}
 	case C_DELTA: {
 		const struct qdb_compare_cell *b = qdb_session_before(t->s, row);
 		if (!b || !c || b->state != QDB_CELL_OK || c->state != QDB_CELL_OK)
