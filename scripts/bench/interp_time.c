@@ -6,7 +6,9 @@
  * Runs record 0 RUNS times (after one warm-up run) through the executor
  * with a hook that timestamps every node, and prints JSON: the median total
  * in ms and, per node, its median time and its multiply-accumulates (conv2d,
- * linear, matmul). A benchmark, not a test.
+ * linear, matmul). Times are wall clock ("ms") and this thread's CPU time
+ * ("cpu_ms": what the run cost when other processes compete for the CPUs).
+ * A benchmark, not a test.
  */
 #include "config.h"
 
@@ -21,25 +23,30 @@
 #include "io/qbc.h"
 #include "ops/ops.h"
 
-static double now(void)
+static double clk(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static double now(void) { return clk(CLOCK_MONOTONIC); }
+static double cpu(void) { return clk(CLOCK_THREAD_CPUTIME_ID); }
+
 struct timing {
-	double last;
-	double *t; /* per node, this run */
+	double last, last_cpu;
+	double *t, *c; /* per node, this run: wall, cpu */
 };
 
 static int hook(void *ctx, struct qdb_run *r, int node, const struct qdb_tensor *const *out,
 		int n_out)
 {
 	struct timing *tm = ctx;
-	double t = now();
+	double t = now(), c = cpu();
 	tm->t[node] = t - tm->last;
+	tm->c[node] = c - tm->last_cpu;
 	tm->last = t;
+	tm->last_cpu = c;
 	return 0;
 }
 
@@ -103,16 +110,19 @@ int main(int argc, char **argv)
 	}
 	int nn = g->n_nodes;
 	double *all = calloc((size_t)nn * (size_t)runs, sizeof(double));
+	double *allc = calloc((size_t)nn * (size_t)runs, sizeof(double));
 	double *tot = calloc((size_t)runs, sizeof(double));
+	double *totc = calloc((size_t)runs, sizeof(double));
 	double *tmp = calloc((size_t)runs, sizeof(double));
-	struct timing tm = {0, calloc((size_t)nn, sizeof(double))};
-	if (!all || !tot || !tmp || !tm.t)
+	struct timing tm = {0, 0, calloc((size_t)nn, sizeof(double)), calloc((size_t)nn, sizeof(double))};
+	if (!all || !allc || !tot || !totc || !tmp || !tm.t || !tm.c)
 		return 3;
 	for (int it = -1; it < runs; it++) {
 		for (int n = 0; n < nn; n++)
 			qdb_run_invalidate(r, n);
-		double t0 = now();
+		double t0 = now(), c0 = cpu();
 		tm.last = t0;
+		tm.last_cpu = c0;
 		if (qdb_run_forward(r, hook, &tm, &e)) {
 			fprintf(stderr, "interp-time: %s\n", e.msg);
 			return 2;
@@ -120,23 +130,37 @@ int main(int argc, char **argv)
 		if (it < 0)
 			continue;
 		tot[it] = now() - t0;
-		for (int n = 0; n < nn; n++)
+		totc[it] = cpu() - c0;
+		for (int n = 0; n < nn; n++) {
 			all[(size_t)n * (size_t)runs + (size_t)it] = tm.t[n];
+			allc[(size_t)n * (size_t)runs + (size_t)it] = tm.c[n];
+		}
 	}
 	qsort(tot, (size_t)runs, sizeof(double), cmp_double);
-	printf("{\"model\": \"%s\", \"semantics\": \"%s\", \"runs\": %d, \"total_ms\": %.4f, \"nodes\": [",
-	       g->name, qdb_exec_sem_name(qdb_exec_semantics(x)), runs, tot[runs / 2] * 1e3);
+	qsort(totc, (size_t)runs, sizeof(double), cmp_double);
+	printf("{\"model\": \"%s\", \"semantics\": \"%s\", \"runs\": %d, \"total_ms\": %.4f, "
+	       "\"total_cpu_ms\": %.4f, \"nodes\": [",
+	       g->name, qdb_exec_sem_name(qdb_exec_semantics(x)), runs, tot[runs / 2] * 1e3,
+	       totc[runs / 2] * 1e3);
 	for (int n = 0; n < nn; n++) {
 		memcpy(tmp, all + (size_t)n * (size_t)runs, sizeof(double) * (size_t)runs);
 		qsort(tmp, (size_t)runs, sizeof(double), cmp_double);
-		printf("%s\n {\"name\": \"%s\", \"op\": \"%s\", \"ms\": %.5f, \"macs\": %.0f}", n ? "," : "",
-		       g->nodes[n].name, g->nodes[n].op_name, tmp[runs / 2] * 1e3, macs(g, n));
+		double ms = tmp[runs / 2] * 1e3;
+		memcpy(tmp, allc + (size_t)n * (size_t)runs, sizeof(double) * (size_t)runs);
+		qsort(tmp, (size_t)runs, sizeof(double), cmp_double);
+		printf("%s\n {\"name\": \"%s\", \"op\": \"%s\", \"ms\": %.5f, \"cpu_ms\": %.5f, "
+		       "\"macs\": %.0f}",
+		       n ? "," : "", g->nodes[n].name, g->nodes[n].op_name, ms, tmp[runs / 2] * 1e3,
+		       macs(g, n));
 	}
 	printf("]}\n");
 	free(all);
+	free(allc);
+	free(totc);
 	free(tot);
 	free(tmp);
 	free(tm.t);
+	free(tm.c);
 	qdb_run_delete(r);
 	qdb_exec_delete(x);
 	qdb_dataset_close(ds);

@@ -21,16 +21,31 @@
 #ifndef QDB_QUANT_H
 #define QDB_QUANT_H
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 
 #include "base/err.h"
 #include "tensor/tensor.h"
 
+/* nearbyintf in the default rounding mode (ties to even), without a libm
+ * call: below 2^22, adding and subtracting 1.5 * 2^23 rounds to an integer
+ * in float arithmetic (needs FLT_EVAL_METHOD 0 and no reassociation: C11 on
+ * SSE, not -ffast-math). Larger magnitudes go to nearbyintf. The sign of a
+ * zero result may differ, which no caller can see (zp is added next). */
+static inline float qdb_rint_f32(float v)
+{
+#if FLT_EVAL_METHOD == 0 && !defined(__FAST_MATH__)
+	if (fabsf(v) < 0x1p22f)
+		return (v + 0x1.8p23f) - 0x1.8p23f;
+#endif
+	return nearbyintf(v);
+}
+
 /* The quantization step of one element (see above). */
 static inline int64_t qdb_quant_step(float x, float inv, int64_t zp, int64_t qmin, int64_t qmax)
 {
-	float r = (float)zp + nearbyintf(x * inv);
+	float r = (float)zp + qdb_rint_f32(x * inv);
 	int64_t q = (r >= -9.223372036854775808e18f && r < 9.223372036854775808e18f) ? (int64_t)r
 										       : INT64_MIN;
 	return q < qmin ? qmin : q > qmax ? qmax : q;
