@@ -134,6 +134,12 @@ t "with --export: the export stage is checked, still convert" run 1 "$QDB" triag
 	--export "$D/qat.pt.qtr" --quantized "$D/quantized-bad.qbc" $common -o "$tmp/export" -q
 t "with --export: convert stage, act3" pyr "$tmp/export" \
 	"d['verdict']['stage'] == 'convert' and d['verdict']['ops'] == ['act3'] and 'export_stage' in step('3')['measured']"
+t "export differs from qat.pt, graphs agree: exit 1" run 1 "$QDB" triage --qat "$D/qat-drift.qtr" \
+	--export "$D/qat.pt.qtr" --quantized "$D/quantized.qbc" $common -o "$tmp/export2" -q
+t "export differs from qat.pt: tool side, export stage from conv1" pyr "$tmp/export2" \
+	"d['verdict']['side'] == 'tool' and d['verdict']['stage'] == 'export' and d['verdict']['where'] == 'conv1' \
+	 and step('2')['measured']['output_cosine'] == 1 and step('3')['measured']['export_stage']['output_cosine'] < 0.9999 \
+	 and csv('export_layers.csv')[0]['layer'] == 'conv1'"
 t "thresholds are options: --acc-tol 0.5 --tool-top1 0.5 accepts the gap" run 0 "$QDB" triage \
 	--qat "$D/qat.pt.qtr" --quantized "$D/quantized-bad.qbc" $common -o "$tmp/loose" -q --acc-tol 0.5 --tool-top1 0.5
 t "--min-frames 5000: the large set is reported as too small" run 1 "$QDB" triage --qat "$D/qat.pt.qtr" \
