@@ -37,5 +37,10 @@ EXTRA_DIST += $(TORCH_TESTS) tests/torch/bridge.py tests/torch/common.py tests/t
 TESTS += tests/cli/run.sh
 EXTRA_DIST += tests/cli/run.sh testdata/run
 # qdb check, qdb triage, SVG charts (helper triage)
-TESTS += tests/lua/svg.lua tests/cli/check.sh tests/cli/triage.sh
-EXTRA_DIST += tests/lua/svg.lua tests/cli/check.sh tests/cli/triage.sh tests/cli/digits.sh
+TESTS += tests/lua/svg.lua tests/lua/advisor.lua tests/cli/check.sh tests/cli/triage.sh \
+	tests/cli/triage_open.sh
+EXTRA_DIST += tests/lua/svg.lua tests/lua/advisor.lua tests/cli/check.sh tests/cli/triage.sh \
+	tests/cli/triage_open.sh tests/cli/digits.sh
+# qdb check, qdb triage, SVG charts (helper triage)
+TESTS += tests/lua/svg.lua
+EXTRA_DIST += tests/lua/svg.lua
