@@ -77,17 +77,17 @@ static void repl_write(void *user, const char *s, size_t n, int err)
 }
 
 /* Polled while Lua runs: Esc or Ctrl-C stops it. */
+static double g_started; /* when the running Lua code started */
+
+/* Polled while Lua runs: shows for how long, and Esc or Ctrl-C stops it. */
 static int repl_poll(void *user)
 {
-	(void)user;
+	struct tui *t = user;
 	if (g_sigint) {
 		g_sigint = 0;
 		return 1;
 	}
-	nodelay(stdscr, TRUE);
-	int c = getch();
-	nodelay(stdscr, FALSE);
-	return c == 27;
+	return tui_busy(t, "running Lua", g_started);
 }
 
 static void on_sigint(int sig)
@@ -114,10 +114,12 @@ static int msgh(lua_State *L)
 	return 1;
 }
 
+static struct tui *g_tui_for_hook;
+
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
-	if (repl_poll(NULL))
+	if (repl_poll(g_tui_for_hook))
 		luaL_error(L, "interrupted!");
 }
 
@@ -130,6 +132,8 @@ static int pcall_tb(struct tui *t, int narg, int nres, int report)
 	lua_pushcfunction(L, msgh);
 	lua_insert(L, base);
 	g_sigint = 0;
+	g_started = tui_now_ms();
+	g_tui_for_hook = t;
 	lua_sethook(L, stop_hook, LUA_MASKCOUNT, 10000);
 	int st = lua_pcall(L, narg, nres, base);
 	lua_sethook(L, NULL, 0, 0);
@@ -404,6 +408,7 @@ int tui_lua_line(struct tui *t, const char *line)
 		return 0;
 	}
 	g_sigint = 0;
+	g_started = tui_now_ms();
 	enum qdb_repl_status st = qdb_repl_feed(g_repl, line);
 	flush_out(t);
 	if (st != QDB_REPL_INCOMPLETE)
@@ -476,6 +481,12 @@ const char *tui_lua_column(struct tui *t, int ci, int row)
 	}
 	if (c->cache[row])
 		return c->cache[row];
+	/* A column function that makes the list draw again (tui.refresh,
+	 * tui.sample) must not recompute columns under itself. */
+	static int computing;
+	if (computing)
+		return "";
+	computing = 1;
 	char buf[64] = "";
 	int top = lua_gettop(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->fn_ref);
@@ -493,6 +504,12 @@ const char *tui_lua_column(struct tui *t, int ci, int row)
 		snprintf(buf, sizeof buf, "err");
 	}
 	lua_settop(L, top);
+	computing = 0;
+	/* The function may have moved to another sample: cache only if the
+	 * cache still belongs to this one. */
+	if (c->cache_sample != t->sample || c->cache_gen != t->gen)
+		return "";
+	qdb_free(c->cache[row]);
 	c->cache[row] = qdb_strdup(buf);
 	return c->cache[row] ? c->cache[row] : "";
 }

@@ -407,6 +407,11 @@ static void draw_view(struct view *v)
 
 void tui_redraw(struct tui *t)
 {
+	/* A Lua column that calls tui.refresh() must not draw recursively. */
+	static int drawing;
+	if (drawing)
+		return;
+	drawing = 1;
 	t->cursor_win = NULL;
 	draw_header(t);
 	if (t->overlay) {
@@ -429,36 +434,19 @@ void tui_redraw(struct tui *t)
 		curs_set(0);
 	}
 	doupdate();
+	drawing = 0;
 }
 
 /* ---- progress for long work -------------------------------------------- */
 
 static const char *busy_label = "working";
 
-int tui_progress(void *user, int64_t done, int64_t total)
+/* Esc (or C-g) typed during long work cancels it; other keys typed
+ * meanwhile are dropped; a resize is followed at once. */
+static int poll_cancel(struct tui *t)
 {
-	struct tui *t = user;
-	static double last;
-	double now = now_ms();
-
-	if (done == 0 || now - last > 50 || done == total) {
-		last = now;
-		if (w_status) {
-			char buf[160];
-			werase(w_status);
-			snprintf(buf, sizeof buf, "%s %lld/%lld  (Esc cancels) ", busy_label,
-				 (long long)done, (long long)total);
-			int x = tui_put(w_status, 0, 0, t->cols, COL_TITLE, buf);
-			if (t->cols - x > 10)
-				tui_bar(w_status, 0, x, t->cols - x - 1 > 40 ? 40 : t->cols - x - 1,
-					COL_HIST_A, total > 0 ? (double)done / (double)total : 0);
-			wnoutrefresh(w_status);
-			doupdate();
-		}
-	}
-	/* Esc (or Ctrl-C) cancels; other keys typed meanwhile are dropped. */
-	nodelay(stdscr, TRUE);
 	int c, cancel = 0;
+	nodelay(stdscr, TRUE);
 	while ((c = getch()) != ERR) {
 		if (c == 27 || c == 7)
 			cancel = 1;
@@ -469,6 +457,53 @@ int tui_progress(void *user, int64_t done, int64_t total)
 	}
 	nodelay(stdscr, FALSE);
 	return cancel;
+}
+
+static void status_now(struct tui *t, const char *text, double fill)
+{
+	if (!w_status)
+		return;
+	werase(w_status);
+	int x = tui_put(w_status, 0, 0, t->cols, COL_TITLE, text);
+	if (fill >= 0 && t->cols - x > 10)
+		tui_bar(w_status, 0, x, t->cols - x - 1 > 40 ? 40 : t->cols - x - 1, COL_HIST_A, fill);
+	wnoutrefresh(w_status);
+	doupdate();
+}
+
+int tui_progress(void *user, int64_t done, int64_t total)
+{
+	struct tui *t = user;
+	static double last;
+	double now = now_ms();
+
+	if (done == 0 || now - last > 50 || done == total) {
+		char buf[160];
+		last = now;
+		snprintf(buf, sizeof buf, "%s %lld/%lld  (Esc cancels) ", busy_label,
+			 (long long)done, (long long)total);
+		status_now(t, buf, total > 0 ? (double)done / (double)total : 0);
+	}
+	return poll_cancel(t);
+}
+
+int tui_busy(struct tui *t, const char *what, double since_ms)
+{
+	static double last;
+	double now = now_ms();
+	if (now - last > 200) {
+		char buf[160];
+		last = now;
+		snprintf(buf, sizeof buf, "%s: %.1f s  (Esc or C-c stops it)", what,
+			 (now - since_ms) / 1e3);
+		status_now(t, buf, -1);
+	}
+	return poll_cancel(t);
+}
+
+double tui_now_ms(void)
+{
+	return now_ms();
 }
 
 /* ---- prompts ----------------------------------------------------------------- */

@@ -244,6 +244,10 @@ void tui_cells_changed(struct tui *t);  /* after an edit or mode change */
 void tui_redraw(struct tui *t);          /* draw everything now */
 int tui_request(struct tui *t, enum tui_request req);
 int tui_progress(void *user, int64_t done, int64_t total); /* session progress fn */
+/* For work of unknown length (running Lua): elapsed time on the status line
+ * (at most every 200 ms); 1 when the user asked to stop (Esc). */
+int tui_busy(struct tui *t, const char *what, double since_ms);
+double tui_now_ms(void);
 const struct qdb_compare_cell *tui_cell(struct tui *t, int sample, int row);
 void tui_open_overlay(struct tui *t, struct view *v);
 

@@ -130,6 +130,21 @@ wait_for() {
 	capture | sed 's/^/#   /'
 }
 
+# wait_count REGEX N DESCRIPTION: N lines on screen match REGEX.
+wait_count() {
+	end=$(($(date +%s) + TIMEOUT))
+	while :; do
+		if [ "$(capture | grep -Ec -- "$1")" -eq "$2" ]; then
+			ok 0 "$3"
+			return
+		fi
+		[ "$(date +%s)" -ge "$end" ] && break
+		sleep 0.1
+	done
+	ok 1 "$3"
+	capture | sed 's/^/#   /'
+}
+
 done_testing() {
 	echo "1..$n"
 	[ "$fails" -eq 0 ]

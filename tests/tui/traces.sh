@@ -51,6 +51,17 @@ keys Tab
 screen traces-console-complete "Tab completes and lists Lua names in the console"
 keys C-u Up
 screen traces-console-history "Up recalls the previous statement"
+keys C-u
+text 'while true do end'
+keys Enter
+wait_for '^running Lua: [0-9.]+ s  \(Esc or C-c stops it\)' "a long statement shows that it runs"
+keys Escape
+wait_count '^interrupted!' 1 "Esc stops it"
+text 'for i = 1, 1e12 do end'
+keys Enter
+sleep 0.5
+keys C-c
+wait_count '^interrupted!' 2 "C-c stops it too"
 keys C-u Escape
 resize 80 24
 screen traces-80x24 "resized to 80x24: everything still shows"
