@@ -34,6 +34,15 @@ tap.is(naive.computed, naive.full, "naive evaluates every node of every unit")
 local t1 = qdb.sensitivity(bad, ds, {reference = qat, records = recs, threads = 1})
 same_units(fast, t1, "revert: 1 and 2 threads agree", "score")
 
+-- nodes already on cpu next to the reverted ones (values cross as float there)
+local mixed = bad:clone()
+mixed:device("conv3", "cpu")
+mixed:device("fc1", "cpu")
+local mf = qdb.sensitivity(mixed, ds, {reference = qat, records = recs, threads = 2})
+local mn = qdb.sensitivity(mixed, ds, {reference = qat, records = recs, naive = true})
+same_units(mf, mn, "revert next to cpu nodes: engine == naive", "score")
+tap.is(#mf.units, #fast.units - 2, "nodes already on cpu are not units")
+
 -- the slow path in Lua: one m:run per record and node
 local slow = {}
 local ref_out = {}
