@@ -57,9 +57,9 @@ if command -v tmux >/dev/null 2>&1; then
 	screen() { T capture-pane -p -t "$sess"; }
 	type() { T send-keys -t "$sess" -l "$1"; } # literal text ("end" is a key name)
 	key() { T send-keys -t "$sess" "$@"; }
-	wait_for() { # pattern: poll the screen up to 5 s
+	wait_for() { # pattern: poll the screen up to 10 s
 		i=0
-		while [ $i -lt 50 ]; do
+		while [ $i -lt 100 ]; do
 			screen | grep -q -- "$1" && return 0
 			sleep 0.1
 			i=$((i + 1))
@@ -84,8 +84,14 @@ if command -v tmux >/dev/null 2>&1; then
 	type 'print("multi" .. i)'; key Enter; type 'end'; key Enter
 	check "the multi-line statement ran" wait_for 'multi2'
 	type 'n = 0; while true do n = n + 1 end'; key Enter
-	sleep 0.5
-	key C-c
+	# a Ctrl-C that lands before the statement starts is dropped with the
+	# line; press it until the loop reports the interrupt (at most 5 s)
+	i=0
+	while [ $i -lt 10 ] && ! screen | grep -q 'interrupted!'; do
+		sleep 0.5
+		key C-c
+		i=$((i + 1))
+	done
 	check "Ctrl-C interrupts a running loop" wait_for 'interrupted!'
 	type 'print("alive", n > 0)'; key Enter
 	check "the console is usable after the interrupt" wait_for 'alive *true'
