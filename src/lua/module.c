@@ -320,6 +320,14 @@ static int module_index(lua_State *L)
 				}
 			}
 		}
+		/* the shipped library missing is an installation problem: say so */
+		static const char *const shipped[] = {"report", "sweep", "badcase", "svg",
+						      "triage", NULL};
+		for (int i = 0; shipped[i]; i++)
+			if (!strcmp(key, shipped[i]))
+				return luaL_error(L, "qdb.%s: lua/qdb/%s.lua not found (installed "
+						  "under %s; or set QDB_LUA_PATH to a lua/ directory)",
+						  key, key, QDB_DATADIR "/lua");
 	}
 	return 0;
 }
