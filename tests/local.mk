@@ -41,6 +41,3 @@ TESTS += tests/lua/svg.lua tests/lua/advisor.lua tests/cli/check.sh tests/cli/tr
 	tests/cli/triage_open.sh
 EXTRA_DIST += tests/lua/svg.lua tests/lua/advisor.lua tests/cli/check.sh tests/cli/triage.sh \
 	tests/cli/triage_open.sh tests/cli/digits.sh
-# qdb check, qdb triage, SVG charts (helper triage)
-TESTS += tests/lua/svg.lua
-EXTRA_DIST += tests/lua/svg.lua
