@@ -154,16 +154,19 @@ static int lua_hook(void *ctx, struct qdb_run *run, int node, const struct qdb_t
 	}
 	lua_pushvalue(L, h->fn);
 	lua_pushstring(L, g->nodes[node].name);
-	struct qdb_lua_tensor *lt = qdb_lua_new_tensor(L, h->run);
-	struct qdb_err err;
-	if (n_out > 0 && out[0] &&
-	    (qdb_tensor_view(&lt->t, out[0]->dtype, out[0]->rank, out[0]->shape, out[0]->data,
-			     out[0]->nbytes, &err) ||
-	     qdb_quant_copy(&lt->t.q, &out[0]->q, &err))) {
-		lua_pop(L, 3);
-		h->failed = 1;
-		lua_pushstring(L, err.msg);
-		return 1;
+	if (n_out > 0 && out[0]) {
+		struct qdb_lua_tensor *lt = qdb_lua_new_tensor(L, h->run);
+		struct qdb_err err;
+		if (qdb_tensor_view(&lt->t, out[0]->dtype, out[0]->rank, out[0]->shape,
+				    out[0]->data, out[0]->nbytes, &err) ||
+		    qdb_quant_copy(&lt->t.q, &out[0]->q, &err)) {
+			lua_pop(L, 3);
+			h->failed = 1;
+			lua_pushstring(L, err.msg);
+			return 1;
+		}
+	} else {
+		lua_pushnil(L);
 	}
 	lua_pushinteger(L, node + 1);
 	if (lua_pcall(L, 3, 1, 0) != LUA_OK) {

@@ -78,6 +78,8 @@ struct qdb_tensor *qdb_lua_check_tensor(lua_State *L, int idx)
 	struct qdb_lua_tensor *lt = luaL_checkudata(L, idx, QDB_LUA_TENSOR);
 	if (lt->closed)
 		luaL_error(L, "tensor is closed");
+	if (!lt->t.data && lt->t.nbytes == 0 && qdb_tensor_numel(&lt->t) > 0)
+		luaL_error(L, "tensor has no data"); /* never filled: a failed read */
 	return &lt->t;
 }
 
