@@ -189,9 +189,11 @@ static int repl_print(lua_State *L)
 	luaL_Buffer b;
 	luaL_buffinit(L, &b);
 	for (int i = 1; i <= n; i++) {
-		luaL_tolstring(L, i, NULL);
+		/* the separator first: buffer operations other than addvalue
+		 * need the buffer's own slot on top of the stack */
 		if (i > 1)
 			luaL_addchar(&b, '\t');
+		luaL_tolstring(L, i, NULL);
 		luaL_addvalue(&b);
 	}
 	luaL_addchar(&b, '\n');
@@ -325,9 +327,9 @@ static int format_results(lua_State *L)
 	luaL_Buffer b;
 	luaL_buffinit(L, &b);
 	for (int i = 1; i <= n; i++) {
-		qdb_repl_format(L, i, 0);
 		if (i > 1)
 			luaL_addchar(&b, '\t');
+		qdb_repl_format(L, i, 0);
 		luaL_addvalue(&b);
 	}
 	luaL_addchar(&b, '\n');
