@@ -34,8 +34,13 @@
  *    quantize_per_tensor does: zp + rint(v * (1.0f / s_y)), clamped.
  *  - mul: m = (float)(s_a*s_b) * (1.0f/s_y); q = zp + rint((float)((a-za)*(b-zb)) * m).
  *  - dequantize: (float)((double)(float)(q - zp) * scale).
+ *  - saturation at the dtype's range, not at qmin/qmax: torch's quantized
+ *    tensors do not carry fake quant's reduced range (reduce_range), its
+ *    kernels clamp to 0..255 for quint8 (found on convert_fx models whose
+ *    activations are 0..127 in QAT).
  * See man/qdb-formats.5 (PROFILES) for the pooling rules (they depend on
- * torch's memory format).
+ * torch's memory format). The evidence: tests/torch/int_ops.py (single
+ * ops, all exact) and tests/torch/agree.py (whole models, all exact).
  *
  * Nothing here allocates.
  */
