@@ -98,11 +98,6 @@ static void on_sigint(int sig)
 		qdb_repl_interrupt(g_repl);
 }
 
-void tui_lua_interrupt(void)
-{
-	on_sigint(SIGINT);
-}
-
 /* ---- calling Lua functions of ours (bindings, columns) ----------------- */
 
 static int msgh(lua_State *L)

@@ -31,7 +31,6 @@ static int n_pending, pos_pending;
 static tui_rl_line_fn line_fn;
 static int active;
 static char *history_path;
-static void (*redisplay_fn)(void);
 static char *initial_text;
 static HISTORY_STATE *console_hist; /* set aside while a prompt is active */
 static int live_is_console = 1;
@@ -49,10 +48,10 @@ static int input_avail(void)
 	return pos_pending < n_pending;
 }
 
+/* The console and the status line draw rl_line_buffer themselves on every
+ * screen update, so readline's own redisplay has nothing to do. */
 static void redisplay(void)
 {
-	if (redisplay_fn)
-		redisplay_fn();
 }
 
 static void no_prep(int meta)
@@ -184,11 +183,6 @@ void tui_rl_end(void)
 	n_pending = pos_pending = 0;
 }
 
-int tui_rl_active(void)
-{
-	return active;
-}
-
 static void push(const char *bytes, int n)
 {
 	if (pos_pending >= n_pending)
@@ -258,11 +252,6 @@ int tui_rl_point(void)
 const char *tui_rl_prompt(void)
 {
 	return active && rl_display_prompt ? rl_display_prompt : "";
-}
-
-void tui_rl_set_redisplay(void (*fn)(void))
-{
-	redisplay_fn = fn;
 }
 
 void tui_rl_history_add(const char *line)

@@ -226,11 +226,6 @@ static WINDOW *place_win(WINDOW *old, int y, int x, int h, int w)
 	return h > 0 && w > 0 ? newwin(h, w, y, x) : NULL;
 }
 
-int tui_layout_detail_h(const struct tui *t)
-{
-	return t->detail.h;
-}
-
 static void layout(struct tui *t)
 {
 	int H, W;
@@ -1003,39 +998,40 @@ static int is_dir(const char *p)
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* The bundled demo: $QDB_DATADIR, ./testdata, the source tree next to the
- * binary, the compiled-in source and data directories. */
+/* The bundled demo, digits/ under: $QDB_DATADIR, the current directory,
+ * the binary's directory and its parent (a build tree inside the source
+ * tree), the installed data directory; each as is or with testdata/. */
 static int find_demo(char *dir, size_t n)
 {
-	const char *roots[8];
+	const char *roots[6];
 	int k = 0;
-	char exe[PATH_MAX], up1[PATH_MAX + 16], up2[PATH_MAX + 16];
+	char exe[PATH_MAX], up[PATH_MAX];
 	const char *env = getenv("QDB_DATADIR");
 
 	if (env && *env)
 		roots[k++] = env;
-	roots[k++] = "testdata";
+	roots[k++] = ".";
 	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (len > 0) {
 		exe[len] = 0;
 		char *s = strrchr(exe, '/');
-		if (s)
-			*s = 0;
-		snprintf(up1, sizeof up1, "%s/testdata", exe);
-		roots[k++] = up1;
-		s = strrchr(exe, '/');
 		if (s) {
 			*s = 0;
-			snprintf(up2, sizeof up2, "%s/testdata", exe);
-			roots[k++] = up2;
+			roots[k++] = exe;
+			snprintf(up, sizeof up, "%s", exe);
+			s = strrchr(up, '/');
+			if (s) {
+				*s = 0;
+				roots[k++] = up;
+			}
 		}
 	}
-#ifdef QDB_SRCDIR
-	roots[k++] = QDB_SRCDIR "/testdata";
-#endif
 	roots[k++] = QDB_DATADIR;
 	for (int i = 0; i < k; i++) {
 		snprintf(dir, n, "%s/digits", roots[i]);
+		if (is_dir(dir))
+			return 0;
+		snprintf(dir, n, "%s/testdata/digits", roots[i]);
 		if (is_dir(dir))
 			return 0;
 	}

@@ -226,7 +226,6 @@ struct tui {
 	WINDOW *cursor_win;      /* where the edit cursor goes (NULL: hidden) */
 	int cursor_y, cursor_x;
 
-	volatile int busy;       /* inside long work (progress shown) */
 	int want_quit;
 	char *write_default;     /* default path for `w` */
 	FILE *latency_log;       /* QDB_TUI_LATENCY_LOG: key-to-redraw times */
@@ -309,12 +308,10 @@ void tui_rl_init(const char *history_path);
  * prompt (no history, file name completion). */
 void tui_rl_begin(const char *prompt, const char *initial, tui_rl_line_fn fn, int history);
 void tui_rl_end(void);
-int tui_rl_active(void);
 void tui_rl_feed(int key);
 const char *tui_rl_buffer(void);
 int tui_rl_point(void);
 const char *tui_rl_prompt(void);
-void tui_rl_set_redisplay(void (*fn)(void));
 void tui_rl_history_add(const char *line);
 /* Where a completion listing goes (matches[0..n-1]). */
 void tui_rl_set_matches(void (*fn)(char **matches, int n));
@@ -332,9 +329,5 @@ int tui_lua_script(struct tui *t, const char *path);
 void tui_lua_call_ref(struct tui *t, int ref);
 /* Text of column c for a row (cached per sample/generation). */
 const char *tui_lua_column(struct tui *t, int c, int row);
-void tui_lua_interrupt(void);
-
-/* Layout (tui.c): which panes exist at this size. */
-int tui_layout_detail_h(const struct tui *t);
 
 #endif
