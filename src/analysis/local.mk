@@ -40,3 +40,9 @@ tests_unit_session_t_SOURCES = tests/unit/test_session.c tests/unit/tap.h
 tests_unit_session_t_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_session_t_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/session.t
+# eval and sensitivity without Lua (helper lua)
+check_PROGRAMS += tests/unit/sensitivity.t
+tests_unit_sensitivity_t_SOURCES = tests/unit/test_sensitivity.c tests/unit/tap.h
+tests_unit_sensitivity_t_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_sensitivity_t_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/sensitivity.t
