@@ -5,6 +5,11 @@
 #include <math.h>
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define INT_COMMON_X86 1
+#endif
+
 #include "base/alloc.h"
 #include "ops/kernel_int.h"
 #include "ops/ops.h"
@@ -388,6 +393,30 @@ void qdb_wq_done(struct qdb_wq *wq)
 	wq->bias32 = NULL;
 }
 
+#ifdef INT_COMMON_X86
+/* qdb_torch_rq_apply on 8 lanes: the same float32 steps, each rounded on
+ * its own (no FMA: target avx2 only), cvtps2dq rounds to nearest even as
+ * nearbyintf does. */
+__attribute__((target("avx2"))) static int64_t torch_rq_avx2(const int32_t *acc, int64_t n,
+							      const struct qdb_torch_rq *t, float zp,
+							      float lo, float hi, int32_t *out)
+{
+	__m256 bf = _mm256_set1_ps(t->bf), osc = _mm256_set1_ps(t->osc), z = _mm256_set1_ps(zp);
+	__m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 v = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + i)));
+		v = _mm256_add_ps(v, bf);
+		v = _mm256_mul_ps(v, osc);
+		v = _mm256_add_ps(v, z);
+		v = _mm256_max_ps(v, vlo);
+		v = _mm256_min_ps(v, vhi);
+		_mm256_storeu_si256((__m256i *)(out + i), _mm256_cvtps_epi32(v));
+	}
+	return i;
+}
+#endif
+
 void qdb_wq_requant(const struct qdb_wq *wq, int64_t oc, const int32_t *acc32,
 		    const int64_t *acc64, int64_t n, int32_t *out)
 {
@@ -395,12 +424,20 @@ void qdb_wq_requant(const struct qdb_wq *wq, int64_t oc, const int32_t *acc32,
 	if (wq->torch) {
 		const struct qdb_torch_rq *t = &wq->trq[oc];
 		float fz = (float)zy, flo = (float)lo, fhi = (float)hi;
-		if (acc64)
-			for (int64_t i = 0; i < n; i++)
+		int64_t i = 0;
+		if (acc64) {
+			for (; i < n; i++)
 				out[i] = (int32_t)qdb_torch_rq_apply(acc64[i], t, fz, flo, fhi);
-		else
-			for (int64_t i = 0; i < n; i++)
-				out[i] = (int32_t)qdb_torch_rq_apply(acc32[i], t, fz, flo, fhi);
+			return;
+		}
+#ifdef INT_COMMON_X86
+		/* Only in the default rounding mode (cvtps2dq follows MXCSR,
+		 * nearbyintf the C mode; qdb never changes either). */
+		if (__builtin_cpu_supports("avx2"))
+			i = torch_rq_avx2(acc32, n, t, fz, flo, fhi, out);
+#endif
+		for (; i < n; i++)
+			out[i] = (int32_t)qdb_torch_rq_apply(acc32[i], t, fz, flo, fhi);
 		return;
 	}
 	struct qdb_rq m = wq->rq[oc];
