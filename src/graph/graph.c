@@ -25,47 +25,23 @@ static int name_parse(const char *const *names, int n, const char *s)
 	return -1;
 }
 
-const char *qdb_stage_name(enum qdb_stage s)
-{
-	return (unsigned)s < QDB_STAGE_COUNT ? stage_names[s] : NULL;
-}
-
-int qdb_stage_parse(const char *s, enum qdb_stage *out)
-{
-	int i = name_parse(stage_names, QDB_STAGE_COUNT, s);
-	if (i < 0)
-		return -1;
-	*out = (enum qdb_stage)i;
-	return 0;
-}
-
-const char *qdb_profile_name(enum qdb_profile_kind p)
-{
-	return (unsigned)p < QDB_PROFILE_COUNT ? profile_names[p] : NULL;
-}
-
-int qdb_profile_parse(const char *s, enum qdb_profile_kind *out)
-{
-	int i = name_parse(profile_names, QDB_PROFILE_COUNT, s);
-	if (i < 0)
-		return -1;
-	*out = (enum qdb_profile_kind)i;
-	return 0;
-}
-
-const char *qdb_rounding_name(enum qdb_rounding r)
-{
-	return (unsigned)r < QDB_ROUND_COUNT ? rounding_names[r] : NULL;
-}
-
-int qdb_rounding_parse(const char *s, enum qdb_rounding *out)
-{
-	int i = name_parse(rounding_names, QDB_ROUND_COUNT, s);
-	if (i < 0)
-		return -1;
-	*out = (enum qdb_rounding)i;
-	return 0;
-}
+/* qdb_X_name and qdb_X_parse over a name table. */
+#define NAME_FUNCS(x, type, names, count)                                \
+	const char *qdb_##x##_name(type v)                                  \
+	{                                                                   \
+		return (unsigned)v < (count) ? names[v] : NULL;                 \
+	}                                                                   \
+	int qdb_##x##_parse(const char *s, type *out)                       \
+	{                                                                   \
+		int i = name_parse(names, (count), s);                          \
+		if (i < 0)                                                      \
+			return -1;                                                  \
+		*out = (type)i;                                                 \
+		return 0;                                                       \
+	}
+NAME_FUNCS(stage, enum qdb_stage, stage_names, QDB_STAGE_COUNT)
+NAME_FUNCS(profile, enum qdb_profile_kind, profile_names, QDB_PROFILE_COUNT)
+NAME_FUNCS(rounding, enum qdb_rounding, rounding_names, QDB_ROUND_COUNT)
 
 /* ---- lifetime ---- */
 
@@ -134,22 +110,6 @@ void qdb_graph_delete(struct qdb_graph *g)
 	qdb_free(g);
 }
 
-/* Grows an array of `size`-byte items to hold one more; 0 or -1. */
-static int grow(void *arrp, int n, int *cap, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	if (*cap > (1 << 28))
-		return -1;
-	int c = *cap ? 2 * *cap : 8;
-	void *p = qdb_realloc(*(void **)arrp, (size_t)c * size);
-	if (!p)
-		return -1;
-	*(void **)arrp = p;
-	*cap = c;
-	return 0;
-}
-
 /* ---- name maps ---- */
 
 static struct qdb_name_items value_items(const struct qdb_graph *g)
@@ -193,7 +153,7 @@ int qdb_graph_add_value(struct qdb_graph *g, const char *name, struct qdb_err *e
 		return -qdb_err_set(err, QDB_EFORMAT, "value with an empty name");
 	if (qdb_graph_find_value(g, name) >= 0)
 		return -qdb_err_set(err, QDB_EFORMAT, "value \"%s\" defined twice", name);
-	if (grow(&g->values, g->n_values, &g->cap_values, sizeof *g->values))
+	if (qdb_grow(&g->values, g->n_values, &g->cap_values, sizeof *g->values))
 		return -nomem(err);
 	struct qdb_value *v = &g->values[g->n_values];
 	memset(v, 0, sizeof *v);
@@ -221,7 +181,7 @@ int qdb_graph_add_node(struct qdb_graph *g, const char *name, const char *op, st
 		return -qdb_err_set(err, QDB_EFORMAT, "node with an empty name");
 	if (qdb_graph_find_node(g, name) >= 0)
 		return -qdb_err_set(err, QDB_EFORMAT, "node \"%s\" defined twice", name);
-	if (grow(&g->nodes, g->n_nodes, &g->cap_nodes, sizeof *g->nodes))
+	if (qdb_grow(&g->nodes, g->n_nodes, &g->cap_nodes, sizeof *g->nodes))
 		return -nomem(err);
 	struct qdb_node *n = &g->nodes[g->n_nodes];
 	memset(n, 0, sizeof *n);
@@ -275,7 +235,7 @@ int qdb_graph_add_input(struct qdb_graph *g, const char *name, enum qdb_dtype dt
 int qdb_graph_add_constant(struct qdb_graph *g, const char *name, const struct qdb_tensor *t,
 			   struct qdb_err *err)
 {
-	if (grow(&g->constants, g->n_constants, &g->cap_constants, sizeof *g->constants))
+	if (qdb_grow(&g->constants, g->n_constants, &g->cap_constants, sizeof *g->constants))
 		return -nomem(err);
 	struct qdb_constant *c = &g->constants[g->n_constants];
 	qdb_tensor_init(&c->t);
@@ -351,7 +311,7 @@ int qdb_graph_set_node_io(struct qdb_graph *g, int node, const int *inputs, int 
 int qdb_graph_add_edit(struct qdb_graph *g, const char *node, const char *field,
 		       const char *from, const char *to, struct qdb_err *err)
 {
-	if (grow(&g->edits, g->n_edits, &g->cap_edits, sizeof *g->edits))
+	if (qdb_grow(&g->edits, g->n_edits, &g->cap_edits, sizeof *g->edits))
 		return nomem(err);
 	struct qdb_edit *e = &g->edits[g->n_edits];
 	e->node = qdb_strdup(node ? node : "");
@@ -577,7 +537,7 @@ static int clone_into(struct qdb_graph *c, const struct qdb_graph *g, struct qdb
 			return rc;
 	}
 	for (int i = 0; i < g->n_constants; i++) {
-		if (grow(&c->constants, c->n_constants, &c->cap_constants, sizeof *c->constants))
+		if (qdb_grow(&c->constants, c->n_constants, &c->cap_constants, sizeof *c->constants))
 			return nomem(err);
 		struct qdb_constant *k = &c->constants[i];
 		k->value = g->constants[i].value;

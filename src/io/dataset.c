@@ -250,15 +250,7 @@ static int parse_record(void *ctx, const msgpack_object *o, int n, uint64_t off,
 	if ((rc = qdb_mp_get(o, "inputs", 1, &v, err)) || (rc = parse_record_inputs(d, v, err)) ||
 	    (rc = qdb_mp_get(o, "label", 0, &v, err)) || (rc = parse_label_value(d, v, &label, err)))
 		return qdb_mp_fail(rc, err, "record %d (id %s)", n, ib);
-	if (d->n_recs == d->cap_recs) {
-		int cap = d->cap_recs ? 2 * d->cap_recs : 64;
-		struct ds_rec *r = qdb_realloc(d->recs, (size_t)cap * sizeof *r);
-		if (!r)
-			return nomem(err);
-		d->recs = r;
-		d->cap_recs = cap;
-	}
-	if (qdb_idtab_add(&d->ids, &k) < 0)
+	if (qdb_grow(&d->recs, d->n_recs, &d->cap_recs, sizeof *d->recs) || qdb_idtab_add(&d->ids, &k) < 0)
 		return nomem(err);
 	d->recs[d->n_recs++] = (struct ds_rec){off, len, label};
 	return QDB_OK;
@@ -275,10 +267,22 @@ static int parse(struct qdb_dataset *d, struct qdb_err *err)
 	return rc;
 }
 
-static int finish_open(struct qdb_dataset *d, const char *name, struct qdb_dataset **out,
-		       struct qdb_err *err)
+/* Reads the dataset in data[0, len), or with map set the file `name`. */
+static int dataset_read(const char *name, int map, const void *data, size_t len,
+			struct qdb_dataset **out, struct qdb_err *err)
 {
-	int rc = (d->path = qdb_strdup(name)) ? parse(d, err) : nomem(err);
+	struct qdb_dataset *d = qdb_calloc(1, sizeof *d); /* calloc: empty tables */
+	int rc;
+	*out = NULL;
+	if (!d)
+		return qdb_err_set(err, QDB_ENOMEM, "%s: out of memory", name);
+	if (map && (rc = qdb_map_open(&d->map, name, err))) {
+		qdb_free(d);
+		return rc;
+	}
+	d->data = map ? d->map.data : data;
+	d->size = map ? d->map.size : len;
+	rc = (d->path = qdb_strdup(name)) ? parse(d, err) : nomem(err);
 	if (rc) {
 		qdb_mp_fail(rc, err, "%s", name);
 		qdb_dataset_close(d);
@@ -291,29 +295,12 @@ static int finish_open(struct qdb_dataset *d, const char *name, struct qdb_datas
 int qdb_dataset_parse(const void *data, size_t len, const char *name,
 		      struct qdb_dataset **out, struct qdb_err *err)
 {
-	struct qdb_dataset *d = qdb_calloc(1, sizeof *d);
-	*out = NULL;
-	if (!d)
-		return qdb_err_set(err, QDB_ENOMEM, "%s: out of memory", name);
-	d->data = data;
-	d->size = len;
-	return finish_open(d, name, out, err);
+	return dataset_read(name, 0, data, len, out, err);
 }
 
 int qdb_dataset_open(const char *path, struct qdb_dataset **out, struct qdb_err *err)
 {
-	struct qdb_dataset *d = qdb_calloc(1, sizeof *d);
-	*out = NULL;
-	if (!d)
-		return qdb_err_set(err, QDB_ENOMEM, "%s: out of memory", path);
-	int rc = qdb_map_open(&d->map, path, err);
-	if (rc) {
-		qdb_free(d);
-		return rc;
-	}
-	d->data = d->map.data;
-	d->size = d->map.size;
-	return finish_open(d, path, out, err);
+	return dataset_read(path, 1, NULL, 0, out, err);
 }
 
 static void free_inputs(struct qdb_dataset_input *in, int n)

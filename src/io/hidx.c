@@ -79,6 +79,21 @@ int qdb_hidx_add(int **slot, int *cap, int n, uint64_t hash, qdb_hidx_hash_fn ha
 	return 0;
 }
 
+int qdb_grow(void *arrp, int n, int *cap, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	if (*cap > (1 << 29))
+		return -1;
+	int c = *cap ? 2 * *cap : 8;
+	void *p = qdb_realloc(*(void **)arrp, (size_t)c * size);
+	if (!p)
+		return -1;
+	*(void **)arrp = p;
+	*cap = c;
+	return 0;
+}
+
 static const char *item_name(const struct qdb_name_items *it, int i)
 {
 	return *(char *const *)((const char *)it->base + (size_t)i * it->stride);

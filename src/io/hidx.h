@@ -29,6 +29,11 @@ int qdb_hidx_add(int **slot, int *cap, int n, uint64_t hash, qdb_hidx_hash_fn ha
 /* Rebuilds the table for items 0..n-1. 0 or -1 (out of memory). */
 int qdb_hidx_rebuild(int **slot, int *cap, int n, qdb_hidx_hash_fn hash_of, const void *ctx);
 
+/* Makes room for one more item in *arrp, an array of `size`-byte items
+ * with n in use and *cap allocated (doubling; the array may move).
+ * 0, or -1 when out of memory (the array is kept). */
+int qdb_grow(void *arrp, int n, int *cap, size_t size);
+
 /* Items that are structs `stride` bytes apart from `base`, whose first
  * member is their char * name (layers, inputs, graph values and nodes). */
 struct qdb_name_items {

@@ -75,16 +75,8 @@ int qdb_idtab_find(const struct qdb_idtab *t, const struct qdb_id_key *k)
 
 int qdb_idtab_add(struct qdb_idtab *t, const struct qdb_id_key *k)
 {
-	if (t->n == t->cap) {
-		if (t->cap > (1 << 29))
-			return -1;
-		int cap = t->cap ? 2 * t->cap : 16;
-		struct qdb_sample_id *v = qdb_realloc(t->ids, (size_t)cap * sizeof *v);
-		if (!v)
-			return -1;
-		t->ids = v;
-		t->cap = cap;
-	}
+	if (qdb_grow(&t->ids, t->n, &t->cap, sizeof *t->ids))
+		return -1;
 	struct qdb_sample_id *id = &t->ids[t->n];
 	id->is_str = k->is_str;
 	id->num = k->num;

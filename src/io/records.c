@@ -34,16 +34,8 @@ int qdb_rec_find(const struct qdb_rec_index *x, int sample, int layer)
 
 int qdb_rec_add(struct qdb_rec_index *x, int sample, int layer, uint64_t off, uint64_t len)
 {
-	if (x->n == x->cap) {
-		if (x->cap > (1 << 29))
-			return -1;
-		int cap = x->cap ? 2 * x->cap : 64;
-		struct qdb_rec *v = qdb_realloc(x->recs, (size_t)cap * sizeof *v);
-		if (!v)
-			return -1;
-		x->recs = v;
-		x->cap = cap;
-	}
+	if (qdb_grow(&x->recs, x->n, &x->cap, sizeof *x->recs))
+		return -1;
 	x->recs[x->n] = (struct qdb_rec){off, len, sample, layer};
 	x->n++;
 	if (qdb_hidx_add(&x->slot, &x->slot_cap, x->n, pair_hash(sample, layer), rec_hash, x) < 0) {

@@ -190,19 +190,29 @@ static int parse_record(void *ctx, const msgpack_object *o, int n, uint64_t off,
 	return QDB_OK;
 }
 
-static int finish_open(struct qdb_trace *t, const char *name, struct qdb_trace **out,
-		       struct qdb_err *err)
+/* Reads the trace in data[0, len), or with map set the file `name`. */
+static int trace_read(const char *name, int map, const void *data, size_t len,
+		      struct qdb_trace **out, struct qdb_err *err)
 {
-	int rc;
 	static const struct qdb_stream_ops ops = {parse_header, parse_record};
+	struct qdb_trace *t = qdb_calloc(1, sizeof *t); /* calloc: empty tables */
+	int rc;
+	*out = NULL;
+	if (!t)
+		return qdb_err_set(err, QDB_ENOMEM, "%s: out of memory", name);
+	if (map && (rc = qdb_map_open(&t->map, name, err))) {
+		qdb_free(t);
+		return rc;
+	}
+	t->data = map ? t->map.data : data;
+	t->size = map ? t->map.size : len;
 	if (!(t->path = qdb_strdup(name)))
 		rc = nomem(err);
 	else
 		rc = qdb_stream_parse(t->data, t->size, &ops, t, err);
 	if (rc) {
-		qdb_err_prefix(err, "%s", name);
+		qdb_mp_fail(rc, err, "%s", name);
 		qdb_trace_close(t);
-		*out = NULL;
 		return rc;
 	}
 	*out = t;
@@ -212,31 +222,12 @@ static int finish_open(struct qdb_trace *t, const char *name, struct qdb_trace *
 int qdb_trace_parse(const void *data, size_t len, const char *name, struct qdb_trace **out,
 		    struct qdb_err *err)
 {
-	struct qdb_trace *t = qdb_calloc(1, sizeof *t);
-	*out = NULL;
-	if (!t)
-		return qdb_err_set(err, QDB_ENOMEM, "%s: out of memory", name);
-	qdb_idtab_init(&t->samples);
-	t->data = data;
-	t->size = len;
-	return finish_open(t, name, out, err);
+	return trace_read(name, 0, data, len, out, err);
 }
 
 int qdb_trace_open(const char *path, struct qdb_trace **out, struct qdb_err *err)
 {
-	struct qdb_trace *t = qdb_calloc(1, sizeof *t);
-	*out = NULL;
-	if (!t)
-		return qdb_err_set(err, QDB_ENOMEM, "%s: out of memory", path);
-	qdb_idtab_init(&t->samples);
-	int rc = qdb_map_open(&t->map, path, err);
-	if (rc) {
-		qdb_free(t);
-		return rc;
-	}
-	t->data = t->map.data;
-	t->size = t->map.size;
-	return finish_open(t, path, out, err);
+	return trace_read(path, 1, NULL, 0, out, err);
 }
 
 void qdb_trace_close(struct qdb_trace *t)

@@ -10,6 +10,17 @@
 #include "base/err.h"
 #include "tap.h"
 
+/* "dir/name" in one of four rotating static buffers. */
+static const char *path_in(const char *dir, const char *name) __attribute__((unused));
+static const char *path_in(const char *dir, const char *name)
+{
+	static char buf[4][2400];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+	return buf[k];
+}
+
 /* A whole file in a new malloc'ed buffer (free), or NULL. */
 static char *slurp(const char *path, size_t *len) __attribute__((unused));
 static char *slurp(const char *path, size_t *len)

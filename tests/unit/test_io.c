@@ -32,23 +32,8 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 
 static char src_good[2048], tmpdir[256];
 
-static const char *good(const char *name)
-{
-	static char buf[4][4096];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", src_good, name);
-	return buf[k];
-}
-
-static const char *tmp(const char *name)
-{
-	static char buf[4][512];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-	return buf[k];
-}
+static const char *good(const char *name) { return path_in(src_good, name); }
+static const char *tmp(const char *name) { return path_in(tmpdir, name); }
 
 /* Files in tmpdir whose name contains ".tmp." (leftover temporaries). */
 static int count_temps(void)

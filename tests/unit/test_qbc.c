@@ -16,15 +16,6 @@
 
 static char good_dir[2048], tmp_dir[256];
 
-static const char *path_in(const char *dir, const char *name)
-{
-	static char buf[4][2400];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
-}
-
 static void test_names(void)
 {
 	enum qdb_stage s;
