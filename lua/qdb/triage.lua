@@ -1073,9 +1073,16 @@ end
 -- Runs the procedure. opts: the option keys of M.options; ui: {tty, width}.
 -- Returns the result table (verdict, steps, files, decisive comparison).
 function M.run(opts, ui)
-  local self = setmetatable({o = opts, ui = ui or {}, steps = {}, files = {}, series = {},
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  for _, d in ipairs(M.options) do
+    if o[d[2]] == nil then o[d[2]] = d[4] end
+  end
+  for _, k in ipairs{"qat", "bc", "quantized", "small", "large"} do
+    if not o[k] then bad("option %s is required", k) end
+  end
+  local self = setmetatable({o = o, ui = ui or {}, steps = {}, files = {}, series = {},
     findings = {}, qstate = {}}, Triage)
-  local o = opts
   self.qat = load_kind(o.qat, "Trace", "qat")
   if o.export then self.export = load_kind(o.export, "Trace", "export") end
   if o.qat_float then self.qat_float = load_kind(o.qat_float, "Trace", "qat-float") end
