@@ -439,6 +439,30 @@ int qdb_session_find_divergent(struct qdb_session *s, int sample, int from, int 
 	return -1;
 }
 
+int qdb_session_find_next(struct qdb_session *s, int *sample, int *row,
+			  const struct qdb_threshold *t, qdb_session_progress_fn fn, void *user,
+			  struct qdb_err *err)
+{
+	int from = *row < 0 ? 0 : *row;
+	for (int i = *sample < 0 ? 0 : *sample; i < s->n_samples; i++, from = 0) {
+		if (fn && fn(user, i - *sample, s->n_samples - *sample)) {
+			qdb_err_set(err, QDB_ESTOPPED, "stopped at sample %s", s->sample_names[i]);
+			return -QDB_ESTOPPED;
+		}
+		if (from >= s->n_rows)
+			continue;
+		int r = qdb_session_find_divergent(s, i, from, 1, t, err);
+		if (r < -1)
+			return r;
+		if (r >= 0) {
+			*sample = i;
+			*row = r;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int qdb_session_tensors(struct qdb_session *s, int sample, int row,
 			struct qdb_tensor *a, struct qdb_tensor *b, struct qdb_err *err)
 {

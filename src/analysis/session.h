@@ -100,6 +100,10 @@ void qdb_session_set_threshold(struct qdb_session *s, const struct qdb_threshold
 const struct qdb_threshold *qdb_session_threshold_for(const struct qdb_session *s,
 						      enum qdb_metric_id id);
 
+/* Progress callback for long work: called with done/total; returning
+ * non-zero cancels (the call then fails with QDB_ESTOPPED). */
+typedef int (*qdb_session_progress_fn)(void *user, int64_t done, int64_t total);
+
 /* The cell (sample, row), computed on first use and cached. A cell that
  * could not be compared (missing record, element counts differ) is still
  * returned (cell->state says so). A non-zero return means the sample could
@@ -126,6 +130,16 @@ int qdb_session_grade(const struct qdb_session *s, const struct qdb_compare_cell
  * goes. */
 int qdb_session_find_divergent(struct qdb_session *s, int sample, int from, int dir,
 			       const struct qdb_threshold *t, struct qdb_err *err);
+
+/* Breakpoint search: the first cell at or after (*sample, *row) - the rest
+ * of that sample, then every later sample from its first row - where `t`
+ * holds (NULL: the primary threshold). Returns 1 and sets *sample, *row
+ * when found, 0 when no later cell matches; a negative status on failure
+ * (-QDB_ESTOPPED when fn cancelled; fn, which may be NULL, is called once
+ * per sample searched). */
+int qdb_session_find_next(struct qdb_session *s, int *sample, int *row,
+			  const struct qdb_threshold *t, qdb_session_progress_fn fn, void *user,
+			  struct qdb_err *err);
 
 /* The two tensors of a cell (views; release with qdb_tensor_done). In
  * isolated mode B is the node's output on A's inputs. */
@@ -163,9 +177,6 @@ int qdb_session_before_sample(const struct qdb_session *s);
 const struct qdb_compare_cell *qdb_session_before(const struct qdb_session *s, int row);
 void qdb_session_forget_before(struct qdb_session *s);
 
-/* Progress callback for long work: called with done/total; returning
- * non-zero cancels (the call then fails with QDB_ESTOPPED). */
-typedef int (*qdb_session_progress_fn)(void *user, int64_t done, int64_t total);
 
 /* Computes every cell of every sample (cached cells are reused) and keeps
  * per-row aggregates (struct qdb_compare_row: mean and worst per metric)

@@ -644,36 +644,26 @@ static void threshold_answer(struct tui *t, const char *ans)
 static void run_to_breakpoint(struct tui *t)
 {
 	struct qdb_err err;
-	int n_s = qdb_session_n_samples(t->s), n_r = qdb_session_n_rows(t->s);
-	int from = t->row + 1;
+	int sample = t->sample, row = t->row + 1;
 	char cond[64];
 
 	snprintf(cond, sizeof cond, "%s%c%g", qdb_metric_name(t->brk.metric),
 		 t->brk.less ? '<' : '>', t->brk.value);
 	busy_label = "breakpoint: sample";
-	for (int s = t->sample; s < n_s; s++, from = 0) {
-		if (s > t->sample && tui_progress(t, s - t->sample, n_s - t->sample)) {
-			tui_message(t, "breakpoint %s: stopped at sample %s", cond,
-				    qdb_session_sample_name(t->s, s));
-			return;
-		}
-		if (from >= n_r)
-			continue;
-		qdb_err_clear(&err);
-		int r = qdb_session_find_divergent(t->s, s, from, 1, &t->brk, &err);
-		if (r < -1) {
-			tui_error(t, "%s", err.msg);
-			return;
-		}
-		if (r >= 0) {
-			tui_select_sample(t, s);
-			tui_select_row(t, r);
-			tui_message(t, "breakpoint %s hit: %s at sample %s (b Enter: next hit)", cond,
-				    qdb_session_row(t->s, r)->name, qdb_session_sample_name(t->s, s));
-			return;
-		}
+	qdb_err_clear(&err);
+	int rc = qdb_session_find_next(t->s, &sample, &row, &t->brk, tui_progress, t, &err);
+	if (rc == -QDB_ESTOPPED)
+		tui_message(t, "breakpoint %s: %s", cond, err.msg);
+	else if (rc < 0)
+		tui_error(t, "%s", err.msg);
+	else if (rc == 0)
+		tui_message(t, "breakpoint %s: no further hit up to the last sample", cond);
+	else {
+		tui_select_sample(t, sample);
+		tui_select_row(t, row);
+		tui_message(t, "breakpoint %s hit: %s at sample %s (b Enter: next hit)", cond,
+			    qdb_session_row(t->s, row)->name, qdb_session_sample_name(t->s, sample));
 	}
-	tui_message(t, "breakpoint %s: no further hit up to the last sample", cond);
 }
 
 static void breakpoint_answer(struct tui *t, const char *ans)

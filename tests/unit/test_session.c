@@ -114,6 +114,25 @@ static void test_traces(void)
 	       "max_steps>50 never at frame_0000");
 	ok(qdb_session_find_divergent(s, 1, 0, 1, &th, &err) >= 6, "but at frame_0001 (56 LSB)");
 
+	/* breakpoint search across samples */
+	int bs = 0, br = 0;
+	ok_int(qdb_session_find_next(s, &bs, &br, &th, NULL, NULL, &err), 1, "find_next max_steps>50");
+	ok(bs == 1 && br == 6, "first hit: layer3.conv at frame_0001 (got %d, %d)", bs, br);
+	br++;
+	int hits = 1;
+	while (qdb_session_find_next(s, &bs, &br, &th, NULL, NULL, &err) == 1) {
+		qdb_session_cell(s, bs, br, &c, &err);
+		if (!(c->m.max_steps > 50))
+			hits = -100;
+		hits++;
+		br++;
+	}
+	ok(hits > 1, "every later hit crosses the condition (%d hits)", hits);
+	int zero = 0;
+	bs = 0, br = 0;
+	ok_int(qdb_session_find_next(s, &bs, &br, &th, stop_at, &zero, &err), -QDB_ESTOPPED,
+	       "find_next can be cancelled");
+
 	/* aggregate, cancelled then complete */
 	int stop = 3;
 	ok(qdb_session_aggregate(s, stop_at, &stop, &err) == QDB_ESTOPPED, "aggregate can be cancelled");
