@@ -537,7 +537,10 @@ static int coverage_layer(struct ctx *c, int r, struct layer *L)
 			   "%lld of %lld values (%.3g%%) beyond the %s range [" G4 ", " G4
 			   "] (scale " G4 "%s)%s; data [" G4 ", " G4 "]",
 			   (long long)L->beyond, (long long)L->finite, 100 * beyond, kind, rlo,
-			   rhi, s, q->n > 1 ? ", channel 0" : "", satx, L->min, L->max);
+			   rhi, s,
+			   q->n <= 1 ? "" : L->per_channel_mismatch ? ", channel 0: per-channel "
+				   "params do not fit the traced shape" : ", channel 0",
+			   satx, L->min, L->max);
 }
 
 static int range_layer(struct ctx *c, int r, struct layer *L)
