@@ -29,6 +29,8 @@ struct qdb_cmd {
 	X(check, qdb_cmd_check, "advisor: what in a model (and trace) breaks consistency") \
 	X(triage, qdb_cmd_triage, "run the consistency procedure, write a support bundle") \
 	X(run, qdb_cmd_run, "run a graph over a dataset (outputs, accuracy, --trace)") \
+	X(eval, qdb_cmd_eval, "accuracy of models on a dataset, their agreement, per class") \
+	X(badcases, qdb_cmd_badcases, "the records where two stages disagree most (-o: a dataset)") \
 	X(convert, qdb_cmd_convert, "qat graph -> integer graph (profile torch or fixed)") \
 	X(edit, qdb_cmd_edit, "move nodes of a quantized graph to cpu or bpu") \
 	X(lua, qdb_cmd_lua, "interactive Lua console with the qdb module") \
@@ -49,6 +51,8 @@ int qdb_cmd_compare(int argc, char **argv);
 int qdb_cmd_check(int argc, char **argv);
 int qdb_cmd_triage(int argc, char **argv);
 int qdb_cmd_run(int argc, char **argv);
+int qdb_cmd_eval(int argc, char **argv);
+int qdb_cmd_badcases(int argc, char **argv);
 int qdb_cmd_convert(int argc, char **argv);
 int qdb_cmd_edit(int argc, char **argv);
 

@@ -11,3 +11,4 @@ qdb_SOURCES += src/cli/cmd_run.c
 qdb_SOURCES += src/cli/cmd_check.c
 qdb_SOURCES += src/cli/cmd_convert.c src/cli/cmd_edit.c
 qdb_SOURCES += src/cli/cmd_triage.c
+qdb_SOURCES += src/cli/evalsrc.c src/cli/evalsrc.h src/cli/cmd_eval.c src/cli/cmd_badcases.c

@@ -1,0 +1,201 @@
+/* evalsrc.c - operands, record ranges and dataset subsets for `qdb eval`
+ * and `qdb badcases` (see evalsrc.h). */
+#include "config.h"
+
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/str.h"
+#include "cli/cli.h"
+#include "cli/evalsrc.h"
+#include "io/qbc.h"
+
+int qdb_cli_exit_for(int status)
+{
+	return status == QDB_ENOMEM ? QDB_EXIT_INTERNAL : QDB_EXIT_BADINPUT;
+}
+
+int qdb_cli_source_open(struct qdb_cli_source *s, const char *path, struct qdb_err *err)
+{
+	memset(s, 0, sizeof *s);
+	qdb_eval_src_init(&s->src);
+	s->path = path;
+	int rc = qdb_file_kind(path, &s->kind, err);
+	if (rc)
+		return rc;
+	switch (s->kind) {
+	case QDB_KIND_GRAPH:
+		if ((rc = qdb_graph_load_checked(path, &s->g, err)))
+			break;
+		if ((rc = qdb_exec_new(s->g, QDB_SEM_NATIVE, &s->x, err))) {
+			qdb_err_prefix(err, "%s", path);
+			break;
+		}
+		if (s->g->n_outputs < 1) {
+			rc = qdb_err_set(err, QDB_EINVAL, "%s: the graph has no output", path);
+			break;
+		}
+		s->src.x = s->x;
+		s->stage = qdb_stage_name(s->g->stage);
+		s->name = s->g->name ? s->g->name : "";
+		return QDB_OK;
+	case QDB_KIND_TRACE:
+		if ((rc = qdb_trace_open(path, &s->t, err)))
+			break;
+		if (qdb_trace_n_layers(s->t) < 1) {
+			rc = qdb_err_set(err, QDB_EINVAL, "%s: the trace has no layer", path);
+			break;
+		}
+		s->src.t = s->t;
+		s->stage = qdb_trace_stage(s->t);
+		s->name = qdb_trace_model(s->t);
+		return QDB_OK;
+	default:
+		rc = qdb_err_set(err, QDB_EINVAL, "%s: a %s, not a graph (.qbc) or a trace (.qtr)",
+				 path, qdb_file_kind_name(s->kind));
+		break;
+	}
+	qdb_cli_source_done(s);
+	return rc;
+}
+
+void qdb_cli_source_done(struct qdb_cli_source *s)
+{
+	qdb_exec_delete(s->x);
+	if (s->g)
+		qdb_graph_delete(s->g);
+	qdb_trace_close(s->t);
+	s->x = NULL;
+	s->g = NULL;
+	s->t = NULL;
+	qdb_eval_src_init(&s->src);
+}
+
+int qdb_cli_parse_range(const char *s, int64_t count, int64_t *first, int64_t *n)
+{
+	const char *colon = strchr(s, ':');
+	long lo = 0, hi = (long)count;
+	char buf[64];
+
+	if (!colon) {
+		if (qdb_parse_long(s, &lo))
+			return -1;
+		if (lo < 0)
+			lo += (long)count;
+		hi = lo + 1;
+	} else {
+		size_t k = (size_t)(colon - s);
+		if (k >= sizeof buf)
+			return -1;
+		memcpy(buf, s, k);
+		buf[k] = '\0';
+		if ((buf[0] && qdb_parse_long(buf, &lo)) || (colon[1] && qdb_parse_long(colon + 1, &hi)))
+			return -1;
+		if (lo < 0)
+			lo += (long)count;
+		if (hi < 0)
+			hi += (long)count;
+		if (lo < 0)
+			lo = 0;
+		if (hi > count)
+			hi = (long)count;
+	}
+	if (lo < 0 || lo >= count || hi <= lo)
+		return -1;
+	*first = lo;
+	*n = hi - lo;
+	return 0;
+}
+
+int qdb_cli_records(const struct qdb_cli_source *srcs, int n_src, const struct qdb_dataset *d,
+		    int64_t first, int64_t n, int64_t **recs, int64_t *n_recs,
+		    struct qdb_err *err)
+{
+	int64_t *v = qdb_alloc_array((size_t)(n > 0 ? n : 1), sizeof *v);
+	int64_t m = 0;
+	*recs = NULL;
+	*n_recs = 0;
+	if (!v)
+		return qdb_err_set(err, QDB_ENOMEM, "out of memory");
+	for (int64_t r = first; r < first + n; r++) {
+		const struct qdb_sample_id *id = qdb_dataset_id(d, r);
+		int keep = 1;
+		for (int k = 0; k < n_src && keep; k++)
+			if (srcs[k].t && qdb_trace_find_sample(srcs[k].t, id) < 0)
+				keep = 0;
+		if (keep)
+			v[m++] = r;
+	}
+	if (m == 0) {
+		const char *tp = "";
+		for (int k = 0; k < n_src; k++)
+			if (srcs[k].t) {
+				tp = srcs[k].path;
+				break;
+			}
+		qdb_free(v);
+		return qdb_err_set(err, QDB_ENOTFOUND, "%s: no sample of the selected records of %s",
+				   tp, qdb_dataset_path(d));
+	}
+	*recs = v;
+	*n_recs = m;
+	return QDB_OK;
+}
+
+int qdb_cli_write_records(const struct qdb_dataset *d, const char *path, const char *name,
+			  const int64_t *recs, int64_t n, struct qdb_err *err)
+{
+	int n_in = qdb_dataset_n_inputs(d), nc = qdb_dataset_n_classes(d);
+	struct qdb_dataset_input *infos = qdb_calloc((size_t)(n_in > 0 ? n_in : 1), sizeof *infos);
+	const char **classes = nc > 0 ? qdb_calloc((size_t)nc, sizeof *classes) : NULL;
+	struct qdb_tensor *tens = qdb_calloc((size_t)n_in + 1, sizeof *tens);
+	const struct qdb_tensor **ptrs = qdb_calloc((size_t)(n_in > 0 ? n_in : 1), sizeof *ptrs);
+	struct qdb_dataset_writer *w = NULL;
+	int rc = QDB_OK;
+
+	if (!infos || (nc > 0 && !classes) || !tens || !ptrs) {
+		rc = qdb_err_set(err, QDB_ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	for (int i = 0; i < n_in; i++)
+		infos[i] = *qdb_dataset_input_info(d, i);
+	for (int c = 0; c < nc; c++)
+		classes[c] = qdb_dataset_class_name(d, c) ? qdb_dataset_class_name(d, c) : "";
+	struct qdb_dataset_header h = {
+		.name = name,
+		.n_inputs = n_in,
+		.inputs = infos,
+		.label_kind = qdb_dataset_label_kind(d),
+		.n_classes = nc,
+		.classes = classes,
+	};
+	if ((rc = qdb_dataset_writer_open(path, &h, &w, err)))
+		goto out;
+	for (int i = 0; i <= n_in; i++)
+		qdb_tensor_init(&tens[i]);
+	for (int64_t r = 0; r < n && !rc; r++) {
+		for (int i = 0; i < n_in && !rc; i++) {
+			rc = qdb_dataset_input(d, recs[r], i, &tens[i], err);
+			ptrs[i] = &tens[i];
+		}
+		const struct qdb_tensor *lab = NULL;
+		if (!rc && h.label_kind == QDB_LABEL_TENSOR &&
+		    qdb_dataset_label_tensor(d, recs[r], &tens[n_in], NULL) == QDB_OK)
+			lab = &tens[n_in];
+		if (!rc)
+			rc = qdb_dataset_writer_add(w, qdb_dataset_id(d, recs[r]), ptrs,
+						    qdb_dataset_label_class(d, recs[r]), lab, err);
+		for (int i = 0; i <= n_in; i++)
+			qdb_tensor_done(&tens[i]);
+	}
+	if (rc)
+		qdb_dataset_writer_abort(w);
+	else
+		rc = qdb_dataset_writer_commit(w, err);
+out:
+	qdb_free(infos);
+	qdb_free(classes);
+	qdb_free(tens);
+	qdb_free(ptrs);
+	return rc;
+}
