@@ -667,6 +667,22 @@ const struct qdb_compare_row *qdb_session_agg(const struct qdb_session *s, int r
 	return &s->agg[row];
 }
 
+int qdb_session_sample_row(struct qdb_session *s, int sample, int row,
+			   struct qdb_compare_row *out, struct qdb_err *err)
+{
+	const struct qdb_compare_cell *c;
+	struct agg_acc acc;
+	int rc = qdb_session_cell(s, sample, row, &c, err);
+	if (rc)
+		return rc;
+	memset(&acc, 0, sizeof acc);
+	agg_begin(s, row, out);
+	out->n_samples = 1;
+	agg_add(s, out, &acc, sample, c);
+	agg_end(out, &acc);
+	return QDB_OK;
+}
+
 void qdb_session_set_cache_limit(struct qdb_session *s, int64_t cells)
 {
 	s->cache_limit = cells > 0 ? cells : 1;

@@ -185,6 +185,10 @@ int qdb_session_aggregate(struct qdb_session *s, qdb_session_progress_fn fn, voi
 			  struct qdb_err *err);
 /* NULL until qdb_session_aggregate completed (and after an edit). */
 const struct qdb_compare_row *qdb_session_agg(const struct qdb_session *s, int row);
+/* The same row over one sample only (its cell, computed if needed), for a
+ * front end that shows a single sample in the aggregate's form. */
+int qdb_session_sample_row(struct qdb_session *s, int sample, int row,
+			   struct qdb_compare_row *out, struct qdb_err *err);
 
 /* Memory cap of the cell cache, in cells (whole samples are dropped, least
  * recently used first). Default 4M cells. */
