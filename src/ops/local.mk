@@ -1,5 +1,5 @@
 # ops module sources (see Makefile.am)
-libqdbcore_a_SOURCES += src/ops/ops.c src/ops/ops.h
+libqdbcore_a_SOURCES += src/ops/ops.c src/ops/ops.h src/ops/kernel.h
 libqdbcore_a_SOURCES += src/ops/kernel_int.h src/ops/registry_int.c \
 	src/ops/requant.c src/ops/requant.h src/ops/igemm.c src/ops/igemm.h \
 	src/ops/int_common.c src/ops/conv_int.c src/ops/linear_int.c \
