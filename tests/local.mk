@@ -41,3 +41,7 @@ TESTS += tests/lua/svg.lua tests/lua/advisor.lua tests/cli/check.sh tests/cli/tr
 	tests/cli/triage_open.sh
 EXTRA_DIST += tests/lua/svg.lua tests/lua/advisor.lua tests/cli/check.sh tests/cli/triage.sh \
 	tests/cli/triage_open.sh tests/cli/digits.sh
+# qdb eval, qdb badcases, qdb compare on graphs (helper graphcli)
+GRAPHCLI_TESTS = tests/cli/eval.sh tests/cli/badcases.sh tests/cli/compare_graph.sh
+TESTS += $(GRAPHCLI_TESTS)
+EXTRA_DIST += $(GRAPHCLI_TESTS)

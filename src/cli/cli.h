@@ -25,7 +25,7 @@ struct qdb_cmd {
 /* X(name, function, one-line summary): the one list main() and help use. */
 #define QDB_COMMANDS(X) \
 	X(info, qdb_cmd_info, "describe traces, datasets, graphs and .npy files") \
-	X(compare, qdb_cmd_compare, "compare two traces layer by layer") \
+	X(compare, qdb_cmd_compare, "compare two stages layer by layer (graphs run on --data)") \
 	X(check, qdb_cmd_check, "advisor: what in a model (and trace) breaks consistency") \
 	X(triage, qdb_cmd_triage, "run the consistency procedure, write a support bundle") \
 	X(run, qdb_cmd_run, "run a graph over a dataset (outputs, accuracy, --trace)") \

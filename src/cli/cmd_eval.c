@@ -211,9 +211,11 @@ static void print_table(const struct eval_ctx *c, int wide)
 	int width = to.width > 0 ? to.width : 1000;
 	const struct qdb_eval *e0 = &c->ev[0];
 
-	snprintf(buf, sizeof buf, "dataset %s (%s): %lld of %lld records%s, %lld labelled",
-		 c->data_path, qdb_dataset_name(c->d), (long long)c->n_recs, (long long)c->n_total,
-		 c->n_recs < c->n_range ? " (those in the traces)" : "", (long long)e0->n_labeled);
+	snprintf(buf, sizeof buf, "dataset %s (%s)", c->data_path, qdb_dataset_name(c->d));
+	printf("%s\n", qdb_ellipsize(b2, sizeof b2, buf, width));
+	snprintf(buf, sizeof buf, "records: %lld of %lld%s, %lld labelled", (long long)c->n_recs,
+		 (long long)c->n_total, c->n_recs < c->n_range ? " (those in the traces)" : "",
+		 (long long)e0->n_labeled);
 	printf("%s\n\n", qdb_ellipsize(b2, sizeof b2, buf, width));
 
 	struct qdb_table *t = qdb_table_new();
