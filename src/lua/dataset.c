@@ -21,9 +21,7 @@ struct ldataset {
 
 struct qdb_dataset *qdb_lua_check_dataset(lua_State *L, int idx)
 {
-	struct ldataset *ld = luaL_checkudata(L, idx, QDB_LUA_DATASET);
-	if (ld->own.closed)
-		luaL_error(L, "dataset is closed");
+	struct ldataset *ld = qdb_lua_check_owner(L, idx, QDB_LUA_DATASET, "dataset");
 	return ld->d;
 }
 
@@ -37,19 +35,14 @@ static void dataset_release(struct qdb_lua_owner *o)
 
 static int dataset_gc(lua_State *L)
 {
-	struct ldataset *ld = luaL_checkudata(L, 1, QDB_LUA_DATASET);
-	qdb_lua_owner_close(&ld->own);
-	return 0;
+	return qdb_lua_owner_gc(L, QDB_LUA_DATASET);
 }
 
 /* qdb.dataset(path) -> Dataset | nil, msg */
 int qdb_lua_dataset_open(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	struct ldataset *ld = lua_newuserdatauv(L, sizeof *ld, 0);
-	ld->d = NULL;
-	ld->own = (struct qdb_lua_owner){0, 0, dataset_release};
-	luaL_setmetatable(L, QDB_LUA_DATASET);
+	struct ldataset *ld = qdb_lua_new_owner(L, sizeof *ld, 0, QDB_LUA_DATASET, dataset_release);
 	struct qdb_err err;
 	if (qdb_dataset_open(path, &ld->d, &err))
 		return qdb_lua_fail(L, &err);

@@ -40,6 +40,16 @@ void qdb_lua_owner_close(struct qdb_lua_owner *o);
 /* A view (tensor, run) starts / stops depending on its owner. */
 void qdb_lua_owner_ref(struct qdb_lua_owner *o);
 void qdb_lua_owner_unref(struct qdb_lua_owner *o);
+/* Pushes a new userdata of `size` bytes (zeroed, `nuv` user values) whose
+ * struct starts with a struct qdb_lua_owner using `release`, with the
+ * metatable `tname` already set; returns it. */
+void *qdb_lua_new_owner(lua_State *L, size_t size, int nuv, const char *tname,
+			void (*release)(struct qdb_lua_owner *o));
+/* The userdata of class `tname` at idx; raises "<what> is closed" once it
+ * has been closed. */
+void *qdb_lua_check_owner(lua_State *L, int idx, const char *tname, const char *what);
+/* Body of the __gc / __close of an owner class: closes argument 1. */
+int qdb_lua_owner_gc(lua_State *L, const char *tname);
 
 /* Tensor userdata. `readonly` views (mmapped files, a model's constants)
  * refuse t:set(). `owner` is the parent of a view (also held in user value

@@ -34,25 +34,17 @@ static void model_release(struct qdb_lua_owner *o)
 
 static int model_gc(lua_State *L)
 {
-	struct qdb_lua_model *m = luaL_checkudata(L, 1, QDB_LUA_MODEL);
-	qdb_lua_owner_close(&m->own);
-	return 0;
+	return qdb_lua_owner_gc(L, QDB_LUA_MODEL);
 }
 
 struct qdb_lua_model *qdb_lua_check_model(lua_State *L, int idx)
 {
-	struct qdb_lua_model *m = luaL_checkudata(L, idx, QDB_LUA_MODEL);
-	if (m->own.closed)
-		luaL_error(L, "model is closed");
-	return m;
+	return qdb_lua_check_owner(L, idx, QDB_LUA_MODEL, "model");
 }
 
 struct qdb_lua_model *qdb_lua_push_model(lua_State *L, struct qdb_graph *g)
 {
-	struct qdb_lua_model *m = lua_newuserdatauv(L, sizeof *m, 0);
-	memset(m, 0, sizeof *m);
-	m->own.release = model_release;
-	luaL_setmetatable(L, QDB_LUA_MODEL);
+	struct qdb_lua_model *m = qdb_lua_new_owner(L, sizeof *m, 0, QDB_LUA_MODEL, model_release);
 	m->g = g;
 	return m;
 }

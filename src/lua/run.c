@@ -30,10 +30,7 @@ struct lrun {
 
 static struct lrun *check_run(lua_State *L, int idx)
 {
-	struct lrun *r = luaL_checkudata(L, idx, QDB_LUA_RUN);
-	if (r->own.closed)
-		luaL_error(L, "run is closed");
-	return r;
+	return qdb_lua_check_owner(L, idx, QDB_LUA_RUN, "run");
 }
 
 static void run_release(struct qdb_lua_owner *o)
@@ -51,19 +48,14 @@ static void run_release(struct qdb_lua_owner *o)
 
 static int run_gc(lua_State *L)
 {
-	struct lrun *r = luaL_checkudata(L, 1, QDB_LUA_RUN);
-	qdb_lua_owner_close(&r->own);
-	return 0;
+	return qdb_lua_owner_gc(L, QDB_LUA_RUN);
 }
 
 /* Pushes an empty Run bound to the model at index midx and executor ex. */
 static struct lrun *push_run(lua_State *L, int midx, struct qdb_lua_exec *ex)
 {
 	midx = lua_absindex(L, midx);
-	struct lrun *r = lua_newuserdatauv(L, sizeof *r, 1);
-	memset(r, 0, sizeof *r);
-	r->own.release = run_release;
-	luaL_setmetatable(L, QDB_LUA_RUN);
+	struct lrun *r = qdb_lua_new_owner(L, sizeof *r, 1, QDB_LUA_RUN, run_release);
 	lua_pushvalue(L, midx);
 	lua_setiuservalue(L, -2, 1);
 	/* not qdb_lua_check_model: a run of a closed model may be re-run

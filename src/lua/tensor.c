@@ -40,6 +40,30 @@ void qdb_lua_owner_unref(struct qdb_lua_owner *o)
 		qdb_lua_owner_close(o);
 }
 
+void *qdb_lua_new_owner(lua_State *L, size_t size, int nuv, const char *tname,
+			void (*release)(struct qdb_lua_owner *o))
+{
+	struct qdb_lua_owner *o = lua_newuserdatauv(L, size, nuv);
+	memset(o, 0, size);
+	o->release = release;
+	luaL_setmetatable(L, tname);
+	return o;
+}
+
+void *qdb_lua_check_owner(lua_State *L, int idx, const char *tname, const char *what)
+{
+	struct qdb_lua_owner *o = luaL_checkudata(L, idx, tname);
+	if (o->closed)
+		luaL_error(L, "%s is closed", what);
+	return o;
+}
+
+int qdb_lua_owner_gc(lua_State *L, const char *tname)
+{
+	qdb_lua_owner_close(luaL_checkudata(L, 1, tname));
+	return 0;
+}
+
 static int tensor_gc(lua_State *L)
 {
 	struct qdb_lua_tensor *lt = luaL_checkudata(L, 1, QDB_LUA_TENSOR);

@@ -23,9 +23,7 @@ struct ltrace {
 
 struct qdb_trace *qdb_lua_check_trace(lua_State *L, int idx)
 {
-	struct ltrace *lt = luaL_checkudata(L, idx, QDB_LUA_TRACE);
-	if (lt->own.closed)
-		luaL_error(L, "trace is closed");
+	struct ltrace *lt = qdb_lua_check_owner(L, idx, QDB_LUA_TRACE, "trace");
 	return lt->t;
 }
 
@@ -39,19 +37,14 @@ static void trace_release(struct qdb_lua_owner *o)
 
 static int trace_gc(lua_State *L)
 {
-	struct ltrace *lt = luaL_checkudata(L, 1, QDB_LUA_TRACE);
-	qdb_lua_owner_close(&lt->own);
-	return 0;
+	return qdb_lua_owner_gc(L, QDB_LUA_TRACE);
 }
 
 /* qdb.trace(path) -> Trace | nil, msg */
 int qdb_lua_trace_open(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	struct ltrace *lt = lua_newuserdatauv(L, sizeof *lt, 0);
-	lt->t = NULL;
-	lt->own = (struct qdb_lua_owner){0, 0, trace_release};
-	luaL_setmetatable(L, QDB_LUA_TRACE);
+	struct ltrace *lt = qdb_lua_new_owner(L, sizeof *lt, 0, QDB_LUA_TRACE, trace_release);
 	struct qdb_err err;
 	if (qdb_trace_open(path, &lt->t, &err))
 		return qdb_lua_fail(L, &err);
