@@ -503,7 +503,7 @@ int qdb_cmd_badcases(int argc, char **argv)
 			out_recs[i] = ev[0].record[c.list[i]->i];
 		char name[256];
 		snprintf(name, sizeof name, "%s-badcases", qdb_dataset_name(d));
-		if ((rc = qdb_cli_write_records(d, out_path, name, out_recs, c.n_shown, &err)))
+		if ((rc = qdb_dataset_write_records(d, out_path, name, out_recs, c.n_shown, &err)))
 			goto fail;
 		c.written = out_path;
 	}

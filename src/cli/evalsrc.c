@@ -1,4 +1,4 @@
-/* evalsrc.c - operands, record ranges and dataset subsets for `qdb eval`
+/* evalsrc.c - operands and record ranges for `qdb eval`
  * and `qdb badcases` (see evalsrc.h). */
 #include "config.h"
 
@@ -140,62 +140,4 @@ int qdb_cli_records(const struct qdb_cli_source *srcs, int n_src, const struct q
 	*recs = v;
 	*n_recs = m;
 	return QDB_OK;
-}
-
-int qdb_cli_write_records(const struct qdb_dataset *d, const char *path, const char *name,
-			  const int64_t *recs, int64_t n, struct qdb_err *err)
-{
-	int n_in = qdb_dataset_n_inputs(d), nc = qdb_dataset_n_classes(d);
-	struct qdb_dataset_input *infos = qdb_calloc((size_t)(n_in > 0 ? n_in : 1), sizeof *infos);
-	const char **classes = nc > 0 ? qdb_calloc((size_t)nc, sizeof *classes) : NULL;
-	struct qdb_tensor *tens = qdb_calloc((size_t)n_in + 1, sizeof *tens);
-	const struct qdb_tensor **ptrs = qdb_calloc((size_t)(n_in > 0 ? n_in : 1), sizeof *ptrs);
-	struct qdb_dataset_writer *w = NULL;
-	int rc = QDB_OK;
-
-	if (!infos || (nc > 0 && !classes) || !tens || !ptrs) {
-		rc = qdb_err_set(err, QDB_ENOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	for (int i = 0; i < n_in; i++)
-		infos[i] = *qdb_dataset_input_info(d, i);
-	for (int c = 0; c < nc; c++)
-		classes[c] = qdb_dataset_class_name(d, c) ? qdb_dataset_class_name(d, c) : "";
-	struct qdb_dataset_header h = {
-		.name = name,
-		.n_inputs = n_in,
-		.inputs = infos,
-		.label_kind = qdb_dataset_label_kind(d),
-		.n_classes = nc,
-		.classes = classes,
-	};
-	if ((rc = qdb_dataset_writer_open(path, &h, &w, err)))
-		goto out;
-	for (int i = 0; i <= n_in; i++)
-		qdb_tensor_init(&tens[i]);
-	for (int64_t r = 0; r < n && !rc; r++) {
-		for (int i = 0; i < n_in && !rc; i++) {
-			rc = qdb_dataset_input(d, recs[r], i, &tens[i], err);
-			ptrs[i] = &tens[i];
-		}
-		const struct qdb_tensor *lab = NULL;
-		if (!rc && h.label_kind == QDB_LABEL_TENSOR &&
-		    qdb_dataset_label_tensor(d, recs[r], &tens[n_in], NULL) == QDB_OK)
-			lab = &tens[n_in];
-		if (!rc)
-			rc = qdb_dataset_writer_add(w, qdb_dataset_id(d, recs[r]), ptrs,
-						    qdb_dataset_label_class(d, recs[r]), lab, err);
-		for (int i = 0; i <= n_in; i++)
-			qdb_tensor_done(&tens[i]);
-	}
-	if (rc)
-		qdb_dataset_writer_abort(w);
-	else
-		rc = qdb_dataset_writer_commit(w, err);
-out:
-	qdb_free(infos);
-	qdb_free(classes);
-	qdb_free(tens);
-	qdb_free(ptrs);
-	return rc;
 }

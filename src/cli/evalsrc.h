@@ -1,6 +1,7 @@
 /* evalsrc.h - what `qdb eval` and `qdb badcases` share: their operands
  * (a graph run on the dataset, or a trace read by sample id), the records
- * they are evaluated on, and writing chosen records out as a dataset.
+ * they are evaluated on (chosen records are written out as a dataset by
+ * qdb_dataset_write_records, io/dataset.h).
  *
  * An operand is opened by content (filekind.h): a graph (.qbc) is loaded,
  * validated and prepared with its native semantics; a trace (.qtr) stands
@@ -48,11 +49,6 @@ int qdb_cli_parse_range(const char *s, int64_t count, int64_t *first, int64_t *n
 int qdb_cli_records(const struct qdb_cli_source *srcs, int n_src, const struct qdb_dataset *d,
 		    int64_t first, int64_t n, int64_t **recs, int64_t *n_recs,
 		    struct qdb_err *err);
-
-/* Writes records recs[0..n) of d (inputs, label, id; in that order) to a
- * new dataset at path, atomically; `name` is its header name. */
-int qdb_cli_write_records(const struct qdb_dataset *d, const char *path, const char *name,
-			  const int64_t *recs, int64_t n, struct qdb_err *err);
 
 /* Exit status for a failed call's status code (cli.h). */
 int qdb_cli_exit_for(int status);

@@ -76,4 +76,10 @@ int qdb_dataset_writer_add(struct qdb_dataset_writer *w, const struct qdb_sample
 int qdb_dataset_writer_commit(struct qdb_dataset_writer *w, struct qdb_err *err);
 void qdb_dataset_writer_abort(struct qdb_dataset_writer *w);
 
+/* Writes records recs[0..n) of d (0-based; inputs, label and id as stored)
+ * to a new dataset at path, atomically, with d's inputs and classes and
+ * `name` as its header name. */
+int qdb_dataset_write_records(const struct qdb_dataset *d, const char *path, const char *name,
+			      const int64_t *recs, int64_t n, struct qdb_err *err);
+
 #endif

@@ -211,7 +211,6 @@ static int ds_write(lua_State *L)
 	const char *path = luaL_checkstring(L, 2);
 	luaL_checktype(L, 3, LUA_TTABLE);
 	const char *name = luaL_optstring(L, 4, qdb_dataset_name(d));
-	int n_in = qdb_dataset_n_inputs(d);
 	int64_t count = (int64_t)lua_rawlen(L, 3);
 	int64_t *recs = qdb_lua_scratch(L, (size_t)(count ? count : 1), sizeof *recs);
 	for (int64_t i = 0; i < count; i++) {
@@ -219,55 +218,8 @@ static int ds_write(lua_State *L)
 		recs[i] = record_arg(L, d, lua_gettop(L));
 		lua_pop(L, 1);
 	}
-	struct qdb_dataset_input *infos = qdb_lua_scratch(L, (size_t)n_in, sizeof *infos);
-	for (int i = 0; i < n_in; i++)
-		infos[i] = *qdb_dataset_input_info(d, i);
-	int nc = qdb_dataset_n_classes(d);
-	const char **classes = NULL;
-	if (nc > 0) {
-		classes = qdb_lua_scratch(L, (size_t)nc, sizeof *classes);
-		for (int c = 0; c < nc; c++)
-			classes[c] = qdb_dataset_class_name(d, c) ? qdb_dataset_class_name(d, c) : "";
-	}
-	struct qdb_dataset_header h = {
-		.name = name,
-		.n_inputs = n_in,
-		.inputs = infos,
-		.label_kind = qdb_dataset_label_kind(d),
-		.n_classes = nc,
-		.classes = classes,
-	};
-	/* Tensors held in one scratch block so an error cannot leak them. */
-	struct qdb_tensor *tens = qdb_lua_scratch(L, (size_t)n_in + 1, sizeof *tens);
-	const struct qdb_tensor **ptrs = qdb_lua_scratch(L, (size_t)n_in, sizeof *ptrs);
-	struct qdb_dataset_writer *w;
 	struct qdb_err err;
-	if (qdb_dataset_writer_open(path, &h, &w, &err))
-		return qdb_lua_fail(L, &err);
-	int rc = QDB_OK;
-	for (int i = 0; i <= n_in; i++)
-		qdb_tensor_init(&tens[i]);
-	for (int64_t r = 0; r < count && rc == QDB_OK; r++) {
-		int64_t rec = recs[r];
-		for (int i = 0; i < n_in && rc == QDB_OK; i++) {
-			rc = qdb_dataset_input(d, rec, i, &tens[i], &err);
-			ptrs[i] = &tens[i];
-		}
-		const struct qdb_tensor *lab = NULL;
-		if (rc == QDB_OK && h.label_kind == QDB_LABEL_TENSOR &&
-		    qdb_dataset_label_tensor(d, rec, &tens[n_in], &err) == QDB_OK)
-			lab = &tens[n_in];
-		if (rc == QDB_OK)
-			rc = qdb_dataset_writer_add(w, qdb_dataset_id(d, rec), ptrs,
-						    qdb_dataset_label_class(d, rec), lab, &err);
-		for (int i = 0; i <= n_in; i++)
-			qdb_tensor_done(&tens[i]);
-	}
-	if (rc) {
-		qdb_dataset_writer_abort(w);
-		return qdb_lua_fail(L, &err);
-	}
-	if (qdb_dataset_writer_commit(w, &err))
+	if (qdb_dataset_write_records(d, path, name, recs, count, &err))
 		return qdb_lua_fail(L, &err);
 	lua_pushboolean(L, 1);
 	return 1;
