@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/str.h"
 #include "cli/cli.h"
+#include "cli/evalsrc.h"
 #include "cli/filekind.h"
 #include "cli/table.h"
 #include "graph/exec.h"
@@ -147,42 +148,17 @@ static int parse_args(int argc, char **argv, struct sargs *a)
 	return 0;
 }
 
-/* "A:B", "A:", ":B", "N" (python-style, negative from the end) -> list. */
+/* --samples (qdb_cli_parse_range) -> the list of selected records. */
 static int parse_range(const char *s, int64_t count, int64_t **out, int64_t *n)
 {
-	const char *colon = strchr(s, ':');
-	long lo = 0, hi = (long)count;
-	char buf[64];
-	if (strlen(s) >= sizeof buf)
+	int64_t first;
+	if (qdb_cli_parse_range(s, count, &first, n))
 		return -1;
-	if (!colon) {
-		if (qdb_parse_long(s, &lo))
-			return -1;
-		if (lo < 0)
-			lo += (long)count;
-		hi = lo + 1;
-	} else {
-		memcpy(buf, s, (size_t)(colon - s));
-		buf[colon - s] = '\0';
-		if (buf[0] && qdb_parse_long(buf, &lo))
-			return -1;
-		if (colon[1] && qdb_parse_long(colon + 1, &hi))
-			return -1;
-		if (lo < 0)
-			lo += (long)count;
-		if (hi < 0)
-			hi += (long)count;
-		if (hi > count)
-			hi = (long)count;
-	}
-	if (lo < 0 || lo >= count || hi <= lo)
-		return -1;
-	*n = hi - lo;
 	*out = qdb_alloc_array((size_t)*n, sizeof **out);
 	if (!*out)
 		return -1;
 	for (int64_t i = 0; i < *n; i++)
-		(*out)[i] = lo + i;
+		(*out)[i] = first + i;
 	return 0;
 }
 
