@@ -441,55 +441,23 @@ int qdb_cmd_badcases(int argc, char **argv)
 	if (out_path && !*out_path)
 		return usage_error("%s", "-o: empty file name");
 
-	struct qdb_cli_source src[2];
-	struct qdb_eval ev[2];
-	struct qdb_dataset *d = NULL;
+	struct qdb_cli_evalset es;
 	struct bc_ctx c;
 	struct qdb_err err;
-	int64_t *recs = NULL, *out_recs = NULL, n_recs = 0;
-	int opened = 0, rc, ret = QDB_EXIT_OK;
+	int64_t *out_recs = NULL;
+	int rc, ret = QDB_EXIT_OK;
 
 	memset(&c, 0, sizeof c);
 	qdb_err_clear(&err);
-	qdb_eval_init(&ev[0]);
-	qdb_eval_init(&ev[1]);
-	if ((rc = qdb_dataset_open(data, &d, &err)))
+	if ((rc = qdb_cli_evalset_open(&es, data, argv + optind, 2, samples, jobs, &err)))
 		goto fail;
-	for (; opened < 2; opened++)
-		if ((rc = qdb_cli_source_open(&src[opened], argv[optind + opened], &err)))
-			goto fail;
-	int64_t total = qdb_dataset_count(d), first = 0, count = total;
-	if (total == 0) {
-		rc = qdb_err_set(&err, QDB_EINVAL, "%s: the dataset is empty", data);
-		goto fail;
-	}
-	if (samples && qdb_cli_parse_range(samples, total, &first, &count)) {
-		fprintf(stderr, "qdb badcases: --samples: '%s' selects nothing of %lld records\n",
-			samples, (long long)total);
-		ret = QDB_EXIT_USAGE;
-		goto out;
-	}
-	if ((rc = qdb_cli_records(src, 2, d, first, count, &recs, &n_recs, &err)))
-		goto fail;
-
-	struct qdb_eval_opts o;
-	qdb_eval_opts_init(&o);
-	o.records = recs;
-	o.n_records = n_recs;
-	o.threads = jobs;
-	for (int s = 0; s < 2; s++)
-		if ((rc = qdb_eval_run(&src[s].src, d, &o, &ev[s], &err))) {
-			if (src[s].x)
-				qdb_err_prefix(&err, "%s", src[s].path);
-			goto fail;
-		}
-	c.d = d;
+	c.d = es.d;
 	c.data_path = data;
-	c.src = src;
-	c.ev = ev;
+	c.src = es.src;
+	c.ev = es.ev;
 	c.metric = metric;
-	c.n_total = total;
-	c.n_range = count;
+	c.n_total = es.total;
+	c.n_range = es.n_range;
 	if ((rc = rank(&c, k, &err)))
 		goto fail;
 
@@ -500,10 +468,10 @@ int qdb_cmd_badcases(int argc, char **argv)
 			goto fail;
 		}
 		for (int64_t i = 0; i < c.n_shown; i++)
-			out_recs[i] = ev[0].record[c.list[i]->i];
+			out_recs[i] = es.ev[0].record[c.list[i]->i];
 		char name[256];
-		snprintf(name, sizeof name, "%s-badcases", qdb_dataset_name(d));
-		if ((rc = qdb_dataset_write_records(d, out_path, name, out_recs, c.n_shown, &err)))
+		snprintf(name, sizeof name, "%s-badcases", qdb_dataset_name(es.d));
+		if ((rc = qdb_dataset_write_records(es.d, out_path, name, out_recs, c.n_shown, &err)))
 			goto fail;
 		c.written = out_path;
 	}
@@ -524,12 +492,7 @@ fail:
 out:
 	qdb_free(c.rec);
 	qdb_free(c.list);
-	qdb_free(recs);
 	qdb_free(out_recs);
-	qdb_eval_done(&ev[0]);
-	qdb_eval_done(&ev[1]);
-	for (int s = 0; s < opened; s++)
-		qdb_cli_source_done(&src[s]);
-	qdb_dataset_close(d);
+	qdb_cli_evalset_done(&es);
 	return ret;
 }

@@ -36,7 +36,7 @@ static const char usage_text[] =
 	"With a trace among the models, only the records it holds are evaluated.\n"
 	"Exit status: 0 evaluated, 2 bad input or usage, 3 internal failure.\n";
 
-#define MAX_MODELS 26
+#define MAX_MODELS QDB_CLI_MAX_SOURCES
 
 struct pair_stat {
 	int a, b;
@@ -557,56 +557,23 @@ int qdb_cmd_eval(int argc, char **argv)
 	if (!data)
 		return usage_error("%s", "--data DS.qds is required");
 
-	struct qdb_cli_source src[MAX_MODELS];
-	struct qdb_eval ev[MAX_MODELS];
-	struct qdb_dataset *d = NULL;
+	struct qdb_cli_evalset es;
 	struct eval_ctx c;
 	struct qdb_err err;
-	int64_t *recs = NULL;
-	int opened = 0, rc, ret = QDB_EXIT_OK;
+	int rc, ret = QDB_EXIT_OK;
 
 	memset(&c, 0, sizeof c);
 	qdb_err_clear(&err);
-	for (int m = 0; m < n_models; m++)
-		qdb_eval_init(&ev[m]);
-	if ((rc = qdb_dataset_open(data, &d, &err)))
+	if ((rc = qdb_cli_evalset_open(&es, data, argv + optind, n_models, samples, jobs, &err)))
 		goto fail;
-	for (; opened < n_models; opened++)
-		if ((rc = qdb_cli_source_open(&src[opened], argv[optind + opened], &err)))
-			goto fail;
-	int64_t total = qdb_dataset_count(d), first = 0, count = total;
-	if (total == 0) {
-		rc = qdb_err_set(&err, QDB_EINVAL, "%s: the dataset is empty", data);
-		goto fail;
-	}
-	if (samples && qdb_cli_parse_range(samples, total, &first, &count)) {
-		fprintf(stderr, "qdb eval: --samples: '%s' selects nothing of %lld records\n", samples,
-			(long long)total);
-		ret = QDB_EXIT_USAGE;
-		goto out;
-	}
-	if ((rc = qdb_cli_records(src, n_models, d, first, count, &recs, &c.n_recs, &err)))
-		goto fail;
-
-	struct qdb_eval_opts o;
-	qdb_eval_opts_init(&o);
-	o.records = recs;
-	o.n_records = c.n_recs;
-	o.threads = jobs;
-	for (int m = 0; m < n_models; m++)
-		if ((rc = qdb_eval_run(&src[m].src, d, &o, &ev[m], &err))) {
-			if (src[m].x) /* trace messages name their file already */
-				qdb_err_prefix(&err, "%s", src[m].path);
-			goto fail;
-		}
-
-	c.d = d;
+	c.d = es.d;
 	c.data_path = data;
 	c.n_models = n_models;
-	c.src = src;
-	c.ev = ev;
-	c.n_total = total;
-	c.n_range = count;
+	c.src = es.src;
+	c.ev = es.ev;
+	c.n_recs = es.n_recs;
+	c.n_total = es.total;
+	c.n_range = es.n_range;
 	if ((rc = count_classes(&c, &err)) || (rc = compare_pairs(&c, &err)))
 		goto fail;
 
@@ -627,11 +594,6 @@ out:
 	qdb_free(c.class_count);
 	qdb_free(c.class_correct);
 	qdb_free(c.pairs);
-	qdb_free(recs);
-	for (int m = 0; m < n_models; m++)
-		qdb_eval_done(&ev[m]);
-	for (int m = 0; m < opened; m++)
-		qdb_cli_source_done(&src[m]);
-	qdb_dataset_close(d);
+	qdb_cli_evalset_done(&es);
 	return ret;
 }

@@ -141,3 +141,55 @@ int qdb_cli_records(const struct qdb_cli_source *srcs, int n_src, const struct q
 	*n_recs = m;
 	return QDB_OK;
 }
+
+int qdb_cli_evalset_open(struct qdb_cli_evalset *es, const char *data, char *const *paths,
+			 int n, const char *samples, int jobs, struct qdb_err *err)
+{
+	int64_t first = 0;
+	int rc;
+
+	memset(es, 0, sizeof *es);
+	es->n = n;
+	for (int m = 0; m < n; m++)
+		qdb_eval_init(&es->ev[m]);
+	if ((rc = qdb_dataset_open(data, &es->d, err)))
+		return rc;
+	for (; es->opened < n; es->opened++)
+		if ((rc = qdb_cli_source_open(&es->src[es->opened], paths[es->opened], err)))
+			return rc;
+	es->total = es->n_range = qdb_dataset_count(es->d);
+	if (es->total == 0)
+		return qdb_err_set(err, QDB_EINVAL, "%s: the dataset is empty", data);
+	if (samples && qdb_cli_parse_range(samples, es->total, &first, &es->n_range))
+		return qdb_err_set(err, QDB_EINVAL, "--samples: '%s' selects nothing of %lld records",
+				   samples, (long long)es->total);
+	if ((rc = qdb_cli_records(es->src, n, es->d, first, es->n_range, &es->recs, &es->n_recs,
+				  err)))
+		return rc;
+
+	struct qdb_eval_opts o;
+	qdb_eval_opts_init(&o);
+	o.records = es->recs;
+	o.n_records = es->n_recs;
+	o.threads = jobs;
+	for (int m = 0; m < n; m++)
+		if ((rc = qdb_eval_run(&es->src[m].src, es->d, &o, &es->ev[m], err))) {
+			if (es->src[m].x) /* trace messages name their file already */
+				qdb_err_prefix(err, "%s", es->src[m].path);
+			return rc;
+		}
+	return QDB_OK;
+}
+
+void qdb_cli_evalset_done(struct qdb_cli_evalset *es)
+{
+	qdb_free(es->recs);
+	es->recs = NULL;
+	for (int m = 0; m < es->n; m++)
+		qdb_eval_done(&es->ev[m]);
+	for (int m = 0; m < es->opened; m++)
+		qdb_cli_source_done(&es->src[m]);
+	es->opened = 0;
+	qdb_dataset_close(es->d);
+	es->d = NULL;
+}

@@ -50,6 +50,30 @@ int qdb_cli_records(const struct qdb_cli_source *srcs, int n_src, const struct q
 		    int64_t first, int64_t n, int64_t **recs, int64_t *n_recs,
 		    struct qdb_err *err);
 
+/* What `qdb eval` and `qdb badcases` run: a dataset, up to
+ * QDB_CLI_MAX_SOURCES operands and each one's evaluation on the same
+ * records. Embedded by the caller; qdb_cli_evalset_done frees it all. */
+#define QDB_CLI_MAX_SOURCES 26
+struct qdb_cli_evalset {
+	struct qdb_dataset *d;
+	int n;                       /* operands asked for (ev[0..n) initialised) */
+	int opened;                  /* operands open: src[0..opened) */
+	struct qdb_cli_source src[QDB_CLI_MAX_SOURCES];
+	struct qdb_eval ev[QDB_CLI_MAX_SOURCES];
+	int64_t *recs, n_recs;       /* records evaluated (dataset order) */
+	int64_t total, n_range;      /* records in the dataset / in the --samples range */
+};
+
+/* Opens dataset `data` and operands paths[0..n) (n <= QDB_CLI_MAX_SOURCES),
+ * selects the records of the range `samples` (qdb_cli_parse_range; NULL:
+ * all) that every trace operand holds, and evaluates every operand on them
+ * with `jobs` threads (0: default). An empty dataset or a range selecting
+ * nothing is QDB_EINVAL. On failure es holds what was opened so far, for
+ * qdb_cli_evalset_done. */
+int qdb_cli_evalset_open(struct qdb_cli_evalset *es, const char *data, char *const *paths,
+			 int n, const char *samples, int jobs, struct qdb_err *err);
+void qdb_cli_evalset_done(struct qdb_cli_evalset *es);
+
 /* Exit status for a failed call's status code (cli.h). */
 int qdb_cli_exit_for(int status);
 
