@@ -84,30 +84,6 @@ static void test_good(void)
 	   g->values[qdb_graph_find_value(g, "p")].dtype == QDB_F32,
 	   "quantized graph: values with qparams hold i8, others f32");
 
-	/* every bpu node needs an integer kernel: try the elementwise ops */
-	static const int elementwise[] = {QDB_OP_GELU,  QDB_OP_SILU,      QDB_OP_SIGMOID,
-					  QDB_OP_TANH,  QDB_OP_HARDSWISH, QDB_OP_RELU6,
-					  QDB_OP_RELU,  QDB_OP_IDENTITY,  QDB_OP_SOFTMAX};
-	int op = -1;
-	for (size_t i = 0; i < sizeof elementwise / sizeof *elementwise && op < 0; i++)
-		if (!qdb_kernel_for(elementwise[i], QDB_EXEC_INT))
-			op = elementwise[i];
-	if (op >= 0) {
-		struct qdb_node *n = &g->nodes[qdb_graph_find_node(g, "relu")];
-		free(n->op_name);
-		n->op_name = strdup(qdb_op_name(op));
-		n->device = QDB_DEV_BPU;
-		rc = qdb_graph_validate(g, &e);
-		char want[128];
-		snprintf(want, sizeof want, "node relu: op %s has no integer kernel (put it on cpu)",
-			 qdb_op_name(op));
-		ok(rc == QDB_EUNSUPPORTED && strstr(e.msg, want),
-		   "bpu node without integer kernel is refused: %s", e.msg);
-		n->device = QDB_DEV_CPU;
-		ok(qdb_graph_validate(g, &e) == QDB_OK, "the same node on cpu is fine");
-	} else {
-		tap_skip(2, "every elementwise op has an integer kernel");
-	}
 	qdb_graph_delete(g);
 }
 
