@@ -29,7 +29,6 @@ static struct qdb_repl *repl;
 static volatile sig_atomic_t got_sigint;
 static int done;
 static const char *hist_path;
-static char **comp; /* candidates of the completion in progress */
 
 static void on_sigint(int sig)
 {
@@ -67,27 +66,10 @@ static void line_handler(char *line)
 	rl_callback_handler_install(qdb_repl_prompt(repl), line_handler);
 }
 
-static char *generator(const char *text, int state)
-{
-	static int i;
-	(void)text;
-	if (!state)
-		i = 0;
-	if (!comp || !comp[i])
-		return NULL;
-	return strdup(comp[i++]);
-}
-
 static char **completion(const char *text, int start, int end)
 {
 	(void)start;
-	rl_attempted_completion_over = 1;
-	qdb_repl_free_completions(comp);
-	comp = qdb_repl_complete(repl, rl_line_buffer, (size_t)end);
-	char **m = rl_completion_matches(text, generator);
-	qdb_repl_free_completions(comp);
-	comp = NULL;
-	return m;
+	return qdb_repl_rl_complete(repl, text, end);
 }
 
 static int interactive(void)

@@ -5,7 +5,7 @@ qdb_SOURCES += \
 	src/lua/module.c src/lua/tensor.c src/lua/trace.c src/lua/dataset.c \
 	src/lua/model.c src/lua/run.c src/lua/compare.c \
 	src/lua/sensitivity.c \
-	src/lua/repl.c src/lua/repl.h
+	src/lua/repl.c src/lua/repl.h src/lua/repl_rl.c
 # advisor and bootstrap bindings (helper triage)
 qdb_SOURCES += src/lua/advisor.c
 # Lua library of the triage (installed under $(pkgdatadir)/lua)

@@ -79,6 +79,11 @@ int qdb_repl_run_script(struct qdb_repl *r, const char *path, int argc, char **a
  * metamethod other than the module's own lazy library loading. */
 char **qdb_repl_complete(struct qdb_repl *r, const char *text, size_t len);
 void qdb_repl_free_completions(char **v);
+/* The body of a readline rl_attempted_completion_function for r (repl_rl.c,
+ * the one part that uses readline): qdb_repl_complete on rl_line_buffer up
+ * to `end`, matched against `text`; readline's own filename completion is
+ * switched off. r NULL: no candidates. */
+char **qdb_repl_rl_complete(struct qdb_repl *r, const char *text, int end);
 
 /* Pushes a readable rendering of the value at idx: strings quoted when
  * `quote`, tables as {1, 2, k = v} (keys sorted, depth and item limits,

@@ -326,31 +326,10 @@ static const luaL_Reg tui_funcs[] = {
 
 /* ---- completion --------------------------------------------------------- */
 
-static char **comp;
-
-static char *generator(const char *text, int state)
-{
-	static int i;
-	(void)text;
-	if (!state)
-		i = 0;
-	if (!comp || !comp[i])
-		return NULL;
-	return strdup(comp[i++]);
-}
-
 static char **completion(const char *text, int start, int end)
 {
 	(void)start;
-	rl_attempted_completion_over = 1;
-	if (!g_repl)
-		return NULL;
-	qdb_repl_free_completions(comp);
-	comp = qdb_repl_complete(g_repl, rl_line_buffer, (size_t)end);
-	char **m = rl_completion_matches(text, generator);
-	qdb_repl_free_completions(comp);
-	comp = NULL;
-	return m;
+	return qdb_repl_rl_complete(g_repl, text, end);
 }
 
 /* ---- life cycle ------------------------------------------------------- */
