@@ -24,6 +24,7 @@
 #include "io/trace.h"
 #include "lua/lmodel.h"
 #include "lua/lqdb.h"
+#include "lua/qdb_lua.h"
 
 struct lcompare {
 	struct qdb_session *s;
@@ -198,10 +199,9 @@ static int row_arg(lua_State *L, struct qdb_session *s, int idx)
 	return (int)i - 1;
 }
 
-static void push_row(lua_State *L, struct qdb_session *s, int r)
+void qdb_lua_set_row_fields(lua_State *L, const struct qdb_session *s, int r)
 {
 	const struct qdb_session_row *row = qdb_session_row(s, r);
-	lua_createtable(L, 0, 6);
 	lua_pushinteger(L, r + 1);
 	lua_setfield(L, -2, "index");
 	lua_pushstring(L, row->name);
@@ -215,6 +215,13 @@ static void push_row(lua_State *L, struct qdb_session *s, int r)
 		lua_pushstring(L, dev == QDB_DEV_CPU ? "cpu" : "bpu");
 		lua_setfield(L, -2, "device");
 	}
+}
+
+static void push_row(lua_State *L, struct qdb_session *s, int r)
+{
+	const struct qdb_session_row *row = qdb_session_row(s, r);
+	lua_createtable(L, 0, 6);
+	qdb_lua_set_row_fields(L, s, r);
 	if (row->via_rule) {
 		lua_pushstring(L, row->via_rule == 2 ? "fused" : "rule");
 		lua_setfield(L, -2, "via");

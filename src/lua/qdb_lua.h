@@ -42,4 +42,10 @@ struct qdb_lua_interrupt {
 };
 void qdb_lua_set_interrupt(lua_State *L, struct qdb_lua_interrupt *intr);
 
+/* Sets the fields every Lua view of a comparison row has (index (1-based),
+ * name, name_b, op, device when known) in the table on top of the stack:
+ * c:rows() and the TUI's tui.row() build on it, so the two agree. */
+struct qdb_session;
+void qdb_lua_set_row_fields(lua_State *L, const struct qdb_session *s, int row);
+
 #endif

@@ -31,6 +31,7 @@
 
 #include "base/alloc.h"
 #include "graph/graph.h"
+#include "lua/qdb_lua.h"
 #include "lua/repl.h"
 #include "tui/tui.h"
 
@@ -148,23 +149,10 @@ static int pcall_tb(struct tui *t, int narg, int nres, int report)
 
 static void push_row(lua_State *L, struct tui *t, int row)
 {
-	const struct qdb_session_row *r = qdb_session_row(t->s, row);
 	const struct qdb_compare_cell *c = tui_cell(t, t->sample, row);
 
 	lua_createtable(L, 0, 20);
-	lua_pushinteger(L, row + 1);
-	lua_setfield(L, -2, "index");
-	lua_pushstring(L, r->name);
-	lua_setfield(L, -2, "name");
-	lua_pushstring(L, r->name_b);
-	lua_setfield(L, -2, "name_b");
-	lua_pushstring(L, r->op ? r->op : "");
-	lua_setfield(L, -2, "op");
-	int dev = qdb_session_device(t->s, row);
-	if (dev >= 0) {
-		lua_pushstring(L, dev == QDB_DEV_CPU ? "cpu" : "bpu");
-		lua_setfield(L, -2, "device");
-	}
+	qdb_lua_set_row_fields(L, t->s, row);
 	lua_pushstring(L, qdb_session_sample_name(t->s, t->sample));
 	lua_setfield(L, -2, "sample");
 	lua_pushinteger(L, t->sample + 1);
