@@ -456,42 +456,39 @@ int qdb_node_set_attr_str(struct qdb_node *n, const char *key, const char *v, st
 	return QDB_OK;
 }
 
-int qdb_node_set_attr_ints(struct qdb_node *n, const char *key, const int64_t *v, int count,
-			   struct qdb_err *err)
+/* INTS or FLOATS: a copy of count elements of `size` bytes from v. */
+static int set_attr_array(struct qdb_node *n, const char *key, enum qdb_attr_kind kind,
+			  const void *v, int count, size_t size, struct qdb_err *err)
 {
 	if (count < 0)
 		return qdb_err_set(err, QDB_EINVAL, "attr %s: negative length", key);
-	int64_t *p = qdb_alloc_array(count ? (size_t)count : 1, sizeof *p);
+	void *p = qdb_alloc_array(count ? (size_t)count : 1, size);
 	struct qdb_attr *a = p ? attr_slot(n, key) : NULL;
 	if (!a) {
 		qdb_free(p);
 		return nomem(err);
 	}
 	if (count)
-		memcpy(p, v, (size_t)count * sizeof *p);
-	a->kind = QDB_ATTR_INTS;
-	a->ints = p;
+		memcpy(p, v, (size_t)count * size);
+	a->kind = kind;
+	if (kind == QDB_ATTR_INTS)
+		a->ints = p;
+	else
+		a->floats = p;
 	a->n = count;
 	return QDB_OK;
+}
+
+int qdb_node_set_attr_ints(struct qdb_node *n, const char *key, const int64_t *v, int count,
+			   struct qdb_err *err)
+{
+	return set_attr_array(n, key, QDB_ATTR_INTS, v, count, sizeof *v, err);
 }
 
 int qdb_node_set_attr_floats(struct qdb_node *n, const char *key, const double *v, int count,
 			     struct qdb_err *err)
 {
-	if (count < 0)
-		return qdb_err_set(err, QDB_EINVAL, "attr %s: negative length", key);
-	double *p = qdb_alloc_array(count ? (size_t)count : 1, sizeof *p);
-	struct qdb_attr *a = p ? attr_slot(n, key) : NULL;
-	if (!a) {
-		qdb_free(p);
-		return nomem(err);
-	}
-	if (count)
-		memcpy(p, v, (size_t)count * sizeof *p);
-	a->kind = QDB_ATTR_FLOATS;
-	a->floats = p;
-	a->n = count;
-	return QDB_OK;
+	return set_attr_array(n, key, QDB_ATTR_FLOATS, v, count, sizeof *v, err);
 }
 
 /* ---- clone ---- */
