@@ -200,9 +200,12 @@ static size_t chunk_scratch(const struct qdb_graph *g, int node, const void *pre
 	return CHUNK * sizeof(int32_t);
 }
 
-static int clamp_run(const struct qdb_kernel_args *a, struct qdb_err *err)
+/* An elementwise kernel: the input is loaded into the scratch buffer
+ * (chunk_scratch) CHUNK elements at a time, mapped in place by f and
+ * stored into the output. */
+static int chunked_map(const struct qdb_kernel_args *a,
+		       void (*f)(const void *prep, int32_t *buf, int64_t m), struct qdb_err *err)
 {
-	const struct clamp_prep *cp = a->prep;
 	int32_t *buf = a->scratch;
 	int64_t n = qdb_tensor_numel(a->in[0]);
 	if (!buf || a->scratch_bytes < CHUNK * sizeof(int32_t))
@@ -211,13 +214,24 @@ static int clamp_run(const struct qdb_kernel_args *a, struct qdb_err *err)
 	for (int64_t i = 0; i < n; i += CHUNK) {
 		int64_t m = n - i < CHUNK ? n - i : CHUNK;
 		qdb_int_load(a->in[0], i, m, buf);
-		for (int64_t j = 0; j < m; j++) {
-			int64_t v = qdb_rescale1(&cp->rs, buf[j]);
-			buf[j] = (int32_t)qdb_clamp64(v, cp->lo, cp->hi);
-		}
+		f(a->prep, buf, m);
 		qdb_int_store(a->out[0], i, m, buf);
 	}
 	return QDB_OK;
+}
+
+static void clamp_chunk(const void *prep, int32_t *buf, int64_t m)
+{
+	const struct clamp_prep *cp = prep;
+	for (int64_t j = 0; j < m; j++) {
+		int64_t v = qdb_rescale1(&cp->rs, buf[j]);
+		buf[j] = (int32_t)qdb_clamp64(v, cp->lo, cp->hi);
+	}
+}
+
+static int clamp_run(const struct qdb_kernel_args *a, struct qdb_err *err)
+{
+	return chunked_map(a, clamp_chunk, err);
 }
 
 const struct qdb_kernel qdb_ki_relu = {clamp_prepare, free_prep, chunk_scratch, clamp_run};
@@ -306,26 +320,20 @@ static int lut_prepare(const struct qdb_graph *g, int node, void **prep, struct 
 	return QDB_OK;
 }
 
+static void lut_chunk(const void *prep, int32_t *buf, int64_t m)
+{
+	const struct lut_prep *lp = prep;
+	for (int64_t j = 0; j < m; j++) {
+		int32_t u = (int32_t)(buf[j] - lp->base);
+		buf[j] = lp->n == 257 ? (int32_t)qdb_clamp64(lut_get(lp->table, 257, u, lp->rounding),
+							      lp->lo, lp->hi)
+				      : lp->table[u];
+	}
+}
+
 static int lut_run(const struct qdb_kernel_args *a, struct qdb_err *err)
 {
-	const struct lut_prep *lp = a->prep;
-	int32_t *buf = a->scratch;
-	int64_t n = qdb_tensor_numel(a->in[0]);
-	if (!buf || a->scratch_bytes < CHUNK * sizeof(int32_t))
-		return qdb_err_set(err, QDB_EINVAL, "node %s: scratch too small",
-				   a->g->nodes[a->node].name);
-	for (int64_t i = 0; i < n; i += CHUNK) {
-		int64_t m = n - i < CHUNK ? n - i : CHUNK;
-		qdb_int_load(a->in[0], i, m, buf);
-		for (int64_t j = 0; j < m; j++) {
-			int32_t u = (int32_t)(buf[j] - lp->base);
-			buf[j] = lp->n == 257 ? (int32_t)qdb_clamp64(lut_get(lp->table, 257, u, lp->rounding),
-								      lp->lo, lp->hi)
-					      : lp->table[u];
-		}
-		qdb_int_store(a->out[0], i, m, buf);
-	}
-	return QDB_OK;
+	return chunked_map(a, lut_chunk, err);
 }
 
 const struct qdb_kernel qdb_ki_lut_act = {lut_prepare, free_prep, chunk_scratch, lut_run};
