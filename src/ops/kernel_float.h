@@ -27,7 +27,6 @@ extern const struct qdb_kernel qdb_kf_relu, qdb_kf_relu6, qdb_kf_clamp, qdb_kf_s
 extern const struct qdb_kernel qdb_kf_maxpool2d, qdb_kf_avgpool2d, qdb_kf_global_avgpool;
 extern const struct qdb_kernel qdb_kf_concat, qdb_kf_copy, qdb_kf_permute,
 	qdb_kf_upsample_nearest;
-extern const struct qdb_kernel qdb_kf_passthrough;
 
 const struct qdb_kernel *qdb_kernel_float_for(int op);
 

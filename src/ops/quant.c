@@ -1,5 +1,5 @@
-/* quant.c - quantize / fake-quant arithmetic (quant.h) and the float-mode
- * kernels of the quantize and dequantize ops. */
+/* quant.c - quantize / fake-quant arithmetic (quant.h). (In float modes
+ * the quantize and dequantize ops run the copy kernel of shape.c.) */
 #include "config.h"
 
 #include <stdint.h>
@@ -127,19 +127,3 @@ int qdb_quant_equal(const struct qdb_quant *a, const struct qdb_quant *b, enum q
 	qdb_quant_range(b, dtype, &blo, &bhi);
 	return alo == blo && ahi == bhi;
 }
-
-/* In float modes quantize and dequantize pass values through: the executor
- * fake-quantizes the output (qat) or the stage has no quantization (float). */
-static int run_passthrough(const struct qdb_kernel_args *a, struct qdb_err *err)
-{
-	const struct qdb_tensor *x = a->in[0];
-	struct qdb_tensor *y = a->out[0];
-	if (x->nbytes != y->nbytes)
-		return qdb_err_set(err, QDB_ESHAPE, "node %s: input and output sizes differ",
-				   a->g->nodes[a->node].name);
-	if (x->nbytes)
-		memcpy(y->data, x->data, x->nbytes);
-	return QDB_OK;
-}
-
-const struct qdb_kernel qdb_kf_passthrough = {.run = run_passthrough};

@@ -11,8 +11,11 @@
 const struct qdb_kernel *qdb_kernel_float_for(int op)
 {
 	static const struct qdb_kernel *const table[QDB_OP_COUNT] = {
-		[QDB_OP_QUANTIZE] = &qdb_kf_passthrough,
-		[QDB_OP_DEQUANTIZE] = &qdb_kf_passthrough,
+		/* in float modes quantize and dequantize pass values through: the
+		 * executor fake-quantizes the output (qat) or the stage has no
+		 * quantization (float) */
+		[QDB_OP_QUANTIZE] = &qdb_kf_copy,
+		[QDB_OP_DEQUANTIZE] = &qdb_kf_copy,
 		[QDB_OP_CONV2D] = &qdb_kf_conv2d,
 		[QDB_OP_LINEAR] = &qdb_kf_linear,
 		[QDB_OP_MATMUL] = &qdb_kf_matmul,

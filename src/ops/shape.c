@@ -1,5 +1,6 @@
 /* shape.c - data movement in float: concat, flatten/reshape/identity (a
- * copy: the element order does not change), permute, upsample_nearest. */
+ * copy: the element order does not change; also quantize/dequantize in
+ * float modes), permute, upsample_nearest. */
 #include "config.h"
 
 #include <string.h>
