@@ -82,6 +82,18 @@ static int map_inputs(struct session_graph *sg, struct gside *gs, const char *pa
 	return QDB_OK;
 }
 
+/* Side k's layer table (names and ops, borrowed from its graph or trace)
+ * for n layers. */
+static int alloc_layers(struct session_graph *sg, int k, int n, struct qdb_err *err)
+{
+	sg->n_layers[k] = n;
+	sg->names[k] = qdb_calloc(n ? (size_t)n : 1, sizeof *sg->names[k]);
+	sg->ops[k] = qdb_calloc(n ? (size_t)n : 1, sizeof *sg->ops[k]);
+	if (!sg->names[k] || !sg->ops[k])
+		return qdb_err_set(err, QDB_ENOMEM, "session: out of memory");
+	return QDB_OK;
+}
+
 static int open_graph_side(struct qdb_session *s, int k, struct qdb_err *err)
 {
 	struct session_graph *sg = s->g;
@@ -103,11 +115,8 @@ static int open_graph_side(struct qdb_session *s, int k, struct qdb_err *err)
 	if (rc)
 		return rc;
 	int n = gs->g->n_nodes;
-	sg->n_layers[k] = n;
-	sg->names[k] = qdb_calloc(n ? (size_t)n : 1, sizeof *sg->names[k]);
-	sg->ops[k] = qdb_calloc(n ? (size_t)n : 1, sizeof *sg->ops[k]);
-	if (!sg->names[k] || !sg->ops[k])
-		return qdb_err_set(err, QDB_ENOMEM, "session: out of memory");
+	if ((rc = alloc_layers(sg, k, n, err)))
+		return rc;
 	for (int i = 0; i < n; i++) {
 		sg->names[k][i] = gs->g->nodes[i].name;
 		sg->ops[k][i] = gs->g->nodes[i].op_name;
@@ -120,11 +129,9 @@ static int trace_side_layers(struct qdb_session *s, int k, struct qdb_err *err)
 	struct session_graph *sg = s->g;
 	const struct qdb_trace *t = s->side[k].trace;
 	int n = qdb_trace_n_layers(t);
-	sg->n_layers[k] = n;
-	sg->names[k] = qdb_calloc(n ? (size_t)n : 1, sizeof *sg->names[k]);
-	sg->ops[k] = qdb_calloc(n ? (size_t)n : 1, sizeof *sg->ops[k]);
-	if (!sg->names[k] || !sg->ops[k])
-		return qdb_err_set(err, QDB_ENOMEM, "session: out of memory");
+	int rc = alloc_layers(sg, k, n, err);
+	if (rc)
+		return rc;
 	for (int i = 0; i < n; i++) {
 		sg->names[k][i] = qdb_trace_layer(t, i)->name;
 		sg->ops[k][i] = qdb_trace_layer(t, i)->op;
