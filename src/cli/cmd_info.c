@@ -173,10 +173,33 @@ static void kv_line(const char *k, const char *v, int width)
 	printf("%s\n", qdb_ellipsize(out, sizeof out, buf, width > 0 ? width : 1000));
 }
 
-static void csv_sep(struct info_args *a)
+/* Between two files' outputs (table, CSV): a blank line. */
+static void file_sep(struct info_args *a)
 {
 	if (a->n_done++ > 0)
 		putchar('\n');
+}
+
+/* A file's table output starts with "PATH: KIND" and key/value lines. */
+static void table_begin(struct qdb_table_opts *to, struct info_args *a, const char *path,
+			const char *kind)
+{
+	qdb_table_opts_init(to, stdout, a->wide);
+	file_sep(a);
+	printf("%s: %s\n", path, kind);
+}
+
+/* A file's JSON output: one object of the top-level array, which begins
+ * with its "file" and "kind". */
+static void json_begin_file(struct qdb_json *j, struct info_args *a, const char *path,
+			    const char *kind)
+{
+	qdb_json_init(j, stdout);
+	j->depth = 1; /* inside the top-level array */
+	j->count[0] = a->n_done++;
+	qdb_json_begin_object(j);
+	json_kv_str(j, "file", path);
+	json_kv_str(j, "kind", kind);
 }
 
 /* Stats columns shared by traces and .npy (table and CSV). */
@@ -304,12 +327,7 @@ static int info_trace(const char *path, struct info_args *a, struct qdb_err *err
 
 	if (a->format == QDB_FORMAT_JSON) {
 		struct qdb_json j;
-		qdb_json_init(&j, stdout);
-		j.depth = 1; /* inside the top-level array */
-		j.count[0] = a->n_done++;
-		qdb_json_begin_object(&j);
-		json_kv_str(&j, "file", path);
-		json_kv_str(&j, "kind", "trace");
+		json_begin_file(&j, a, path, "trace");
 		json_kv_str(&j, "stage", qdb_trace_stage(t));
 		json_kv_str(&j, "model", qdb_trace_model(t));
 		json_kv_str(&j, "producer", qdb_trace_producer(t));
@@ -368,7 +386,7 @@ static int info_trace(const char *path, struct info_args *a, struct qdb_err *err
 	}
 
 	if (a->format == QDB_FORMAT_CSV) {
-		csv_sep(a);
+		file_sep(a);
 		const char *h[] = {"file", "kind", "layer", "op", "shape", "dtype", "qparams",
 				   "records", "fake_quant", "observer"};
 		int nh = (int)(sizeof h / sizeof *h);
@@ -406,10 +424,7 @@ static int info_trace(const char *path, struct info_args *a, struct qdb_err *err
 	}
 
 	struct qdb_table_opts to;
-	qdb_table_opts_init(&to, stdout, a->wide);
-	if (a->n_done++ > 0)
-		putchar('\n');
-	printf("%s: trace\n", path);
+	table_begin(&to, a, path, "trace");
 	kv_line("stage", qdb_trace_stage(t), to.width);
 	kv_line("model", qdb_trace_model(t), to.width);
 	kv_line("producer", qdb_trace_producer(t), to.width);
@@ -552,12 +567,7 @@ static int info_dataset(const char *path, struct info_args *a, struct qdb_err *e
 
 	if (a->format == QDB_FORMAT_JSON) {
 		struct qdb_json j;
-		qdb_json_init(&j, stdout);
-		j.depth = 1;
-		j.count[0] = a->n_done++;
-		qdb_json_begin_object(&j);
-		json_kv_str(&j, "file", path);
-		json_kv_str(&j, "kind", "dataset");
+		json_begin_file(&j, a, path, "dataset");
 		json_kv_str(&j, "name", qdb_dataset_name(d));
 		json_kv_int(&j, "count", count);
 		qdb_json_key(&j, "inputs");
@@ -599,7 +609,7 @@ static int info_dataset(const char *path, struct info_args *a, struct qdb_err *e
 	}
 
 	if (a->format == QDB_FORMAT_CSV) {
-		csv_sep(a);
+		file_sep(a);
 		const char *h[] = {"file", "kind", "class", "name", "count"};
 		qdb_csv_row(stdout, h, 5);
 		for (int64_t c = 0; hist && c <= nh; c++) {
@@ -619,10 +629,7 @@ static int info_dataset(const char *path, struct info_args *a, struct qdb_err *e
 	}
 
 	struct qdb_table_opts to;
-	qdb_table_opts_init(&to, stdout, a->wide);
-	if (a->n_done++ > 0)
-		putchar('\n');
-	printf("%s: dataset\n", path);
+	table_begin(&to, a, path, "dataset");
 	kv_line("name", qdb_dataset_name(d), to.width);
 	snprintf(buf, sizeof buf, "%" PRId64, count);
 	kv_line("records", buf, to.width);
@@ -721,12 +728,7 @@ static int info_graph(const char *path, struct info_args *a, struct qdb_err *err
 
 	if (a->format == QDB_FORMAT_JSON) {
 		struct qdb_json j;
-		qdb_json_init(&j, stdout);
-		j.depth = 1;
-		j.count[0] = a->n_done++;
-		qdb_json_begin_object(&j);
-		json_kv_str(&j, "file", path);
-		json_kv_str(&j, "kind", "graph");
+		json_begin_file(&j, a, path, "graph");
 		json_kv_str(&j, "name", g->name);
 		json_kv_str(&j, "stage", qdb_stage_name(g->stage));
 		json_kv_str(&j, "producer", g->producer);
@@ -816,7 +818,7 @@ static int info_graph(const char *path, struct info_args *a, struct qdb_err *err
 	}
 
 	if (a->format == QDB_FORMAT_CSV) {
-		csv_sep(a);
+		file_sep(a);
 		const char *h[] = {"file", "kind", "node", "op", "device", "shape", "dtype",
 				   "qparams", "inputs"};
 		qdb_csv_row(stdout, h, 9);
@@ -843,10 +845,7 @@ static int info_graph(const char *path, struct info_args *a, struct qdb_err *err
 	}
 
 	struct qdb_table_opts to;
-	qdb_table_opts_init(&to, stdout, a->wide);
-	if (a->n_done++ > 0)
-		putchar('\n');
-	printf("%s: graph\n", path);
+	table_begin(&to, a, path, "graph");
 	kv_line("name", g->name, to.width);
 	kv_line("stage", qdb_stage_name(g->stage), to.width);
 	if (g->stage == QDB_STAGE_QUANTIZED) {
@@ -972,12 +971,7 @@ static int info_npy(const char *path, struct info_args *a, struct qdb_err *err)
 	qdb_shape_str(sh, sizeof sh, t.rank, t.shape);
 	if (a->format == QDB_FORMAT_JSON) {
 		struct qdb_json j;
-		qdb_json_init(&j, stdout);
-		j.depth = 1;
-		j.count[0] = a->n_done++;
-		qdb_json_begin_object(&j);
-		json_kv_str(&j, "file", path);
-		json_kv_str(&j, "kind", "npy");
+		json_begin_file(&j, a, path, "npy");
 		json_kv_str(&j, "dtype", qdb_dtype_name(t.dtype));
 		qdb_json_key(&j, "shape");
 		json_shape(&j, t.rank, t.shape);
@@ -988,7 +982,7 @@ static int info_npy(const char *path, struct info_args *a, struct qdb_err *err)
 		}
 		qdb_json_end_object(&j);
 	} else if (a->format == QDB_FORMAT_CSV) {
-		csv_sep(a);
+		file_sep(a);
 		const char *h[] = {"file", "kind", "dtype", "shape", "bytes"};
 		for (int i = 0; i < 5; i++)
 			qdb_csv_field(stdout, h[i], i == 0);
@@ -1009,11 +1003,8 @@ static int info_npy(const char *path, struct info_args *a, struct qdb_err *err)
 		putchar('\n');
 	} else {
 		struct qdb_table_opts to;
-		qdb_table_opts_init(&to, stdout, a->wide);
+		table_begin(&to, a, path, "npy");
 		char buf[64];
-		if (a->n_done++ > 0)
-			putchar('\n');
-		printf("%s: npy\n", path);
 		kv_line("dtype", qdb_dtype_name(t.dtype), to.width);
 		kv_line("shape", sh, to.width);
 		snprintf(buf, sizeof buf, "%zu", t.nbytes);
