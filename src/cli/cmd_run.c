@@ -339,6 +339,22 @@ static const char *stage_label(const struct qdb_graph *g, enum qdb_exec_sem sem)
 	return qdb_stage_name(g->stage);
 }
 
+/* Labelled samples, and of those the ones whose label is the top-1 class /
+ * among the top-k classes (0 when the outputs are not classifications). */
+static void count_correct(const struct runner *rn, int64_t *lab, int64_t *c1, int64_t *ck)
+{
+	*lab = *c1 = *ck = 0;
+	for (int64_t i = 0; i < rn->count; i++) {
+		const struct sample_res *s = &rn->res[i];
+		if (s->label < 0 || !rn->classify)
+			continue;
+		++*lab;
+		*c1 += s->ntop > 0 && s->top_cls[0] == s->label;
+		for (int t = 0; t < s->ntop; t++)
+			*ck += s->top_cls[t] == s->label;
+	}
+}
+
 static void print_json(const struct runner *rn, const struct run_args *a, int n_cpu,
 		       double secs, int jobs)
 {
@@ -362,16 +378,8 @@ static void print_json(const struct runner *rn, const struct run_args *a, int n_
 	qdb_json_int(&j, jobs);
 	qdb_json_key(&j, "seconds");
 	qdb_json_number(&j, secs);
-	int64_t lab = 0, c1 = 0, ck = 0;
-	for (int64_t i = 0; i < rn->count; i++) {
-		const struct sample_res *s = &rn->res[i];
-		if (s->label < 0 || !rn->classify)
-			continue;
-		lab++;
-		c1 += s->ntop > 0 && s->top_cls[0] == s->label;
-		for (int t = 0; t < s->ntop; t++)
-			ck += s->top_cls[t] == s->label;
-	}
+	int64_t lab, c1, ck;
+	count_correct(rn, &lab, &c1, &ck);
 	if (lab) {
 		qdb_json_key(&j, "accuracy");
 		qdb_json_begin_object(&j);
@@ -450,16 +458,8 @@ static void print_table(const struct runner *rn, const struct run_args *a, int n
 	char id[64], num[64];
 	struct qdb_table_opts o;
 	qdb_table_opts_init(&o, stdout, a->wide);
-	int64_t lab = 0, c1 = 0, ck = 0;
-	for (int64_t i = 0; i < rn->count; i++) {
-		const struct sample_res *s = &rn->res[i];
-		if (s->label < 0 || !rn->classify)
-			continue;
-		lab++;
-		c1 += s->ntop > 0 && s->top_cls[0] == s->label;
-		for (int t = 0; t < s->ntop; t++)
-			ck += s->top_cls[t] == s->label;
-	}
+	int64_t lab, c1, ck;
+	count_correct(rn, &lab, &c1, &ck);
 	printf("model %s (%s", g->name, qdb_stage_name(g->stage));
 	if (sem == QDB_SEM_INTEGER)
 		printf(", integer, %d node%s on cpu", n_cpu, n_cpu == 1 ? "" : "s");
