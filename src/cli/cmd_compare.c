@@ -282,6 +282,16 @@ struct row_info {
 	int first; /* the first divergent layer */
 };
 
+/* The row's shapes (for the table's shape column) from one sample's pair. */
+static void set_shapes(struct row_info *ri, const struct qdb_tensor *a, const struct qdb_tensor *b)
+{
+	ri->has_shape = 1;
+	ri->rank_a = a->rank;
+	ri->rank_b = b->rank;
+	memcpy(ri->shape_a, a->shape, sizeof a->shape);
+	memcpy(ri->shape_b, b->shape, sizeof b->shape);
+}
+
 static void fill_shapes(struct qdb_compare *c, struct row_info *ri, const int *samples, int n)
 {
 	struct qdb_trace *ta = qdb_compare_trace_a(c), *tb = qdb_compare_trace_b(c);
@@ -295,11 +305,7 @@ static void fill_shapes(struct qdb_compare *c, struct row_info *ri, const int *s
 		qdb_tensor_init(&b);
 		if (!qdb_trace_get(ta, sa, ri->r.layer_a, &a, NULL) &&
 		    !qdb_trace_get(tb, sb, ri->r.layer_b, &b, NULL)) {
-			ri->has_shape = 1;
-			ri->rank_a = a.rank;
-			ri->rank_b = b.rank;
-			memcpy(ri->shape_a, a.shape, sizeof a.shape);
-			memcpy(ri->shape_b, b.shape, sizeof b.shape);
+			set_shapes(ri, &a, &b);
 		}
 		qdb_tensor_done(&a);
 		qdb_tensor_done(&b);
@@ -880,11 +886,7 @@ static void session_shapes(const struct cmp_view *v, struct row_info *ri, int ro
 		qdb_tensor_init(&a);
 		qdb_tensor_init(&b);
 		if (qdb_session_tensors(v->s, s, row, &a, &b, NULL) == QDB_OK) {
-			ri->has_shape = 1;
-			ri->rank_a = a.rank;
-			ri->rank_b = b.rank;
-			memcpy(ri->shape_a, a.shape, sizeof a.shape);
-			memcpy(ri->shape_b, b.shape, sizeof b.shape);
+			set_shapes(ri, &a, &b);
 			qdb_tensor_done(&a);
 			qdb_tensor_done(&b);
 		}
