@@ -9,15 +9,6 @@
 #include "cli/cli.h"
 #include "lua/repl.h"
 
-static struct qdb_repl *running;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	if (running)
-		qdb_repl_interrupt(running);
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: qdb script FILE.lua [ARGS...]\n"
@@ -43,15 +34,10 @@ int qdb_cmd_script(int argc, char **argv)
 	const char *path = argv[1];
 	if (!strcmp(path, "-"))
 		path = NULL; /* luaL_loadfile reads stdin */
-	running = r;
-	struct sigaction sa, old;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_sigint;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old);
+	struct sigaction old;
+	qdb_repl_sigint_begin(r, &old);
 	int status = qdb_repl_run_script(r, path, argc - 2, argv + 2);
-	sigaction(SIGINT, &old, NULL);
-	running = NULL;
+	qdb_repl_sigint_end(&old);
 	fflush(stdout);
 	qdb_repl_delete(r);
 	return status;

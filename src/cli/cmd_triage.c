@@ -25,15 +25,6 @@
 #include "cli/table.h"
 #include "lua/repl.h"
 
-static struct qdb_repl *running;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	if (running)
-		qdb_repl_interrupt(running);
-}
-
 static int msgh(lua_State *L)
 {
 	const char *msg = lua_tostring(L, 1);
@@ -79,12 +70,8 @@ int qdb_cmd_triage(int argc, char **argv)
 	char **tui_argv = NULL;
 	int tui_argc = 0;
 
-	running = r;
-	struct sigaction sa, old;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_sigint;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old);
+	struct sigaction old;
+	qdb_repl_sigint_begin(r, &old);
 
 	lua_pushcfunction(L, msgh);
 	int h = lua_gettop(L);
@@ -120,8 +107,7 @@ int qdb_cmd_triage(int argc, char **argv)
 	}
 out:
 	fflush(stdout);
-	sigaction(SIGINT, &old, NULL);
-	running = NULL;
+	qdb_repl_sigint_end(&old);
 	qdb_repl_delete(r);
 	if (tui_argv) {
 		int ts = qdb_cmd_tui(tui_argc, tui_argv);

@@ -281,6 +281,31 @@ void qdb_repl_interrupt(struct qdb_repl *r)
 			    LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 
+static struct qdb_repl *sigint_repl;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	if (sigint_repl)
+		qdb_repl_interrupt(sigint_repl);
+}
+
+void qdb_repl_sigint_begin(struct qdb_repl *r, struct sigaction *old)
+{
+	struct sigaction sa;
+	sigint_repl = r;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, old);
+}
+
+void qdb_repl_sigint_end(const struct sigaction *old)
+{
+	sigaction(SIGINT, old, NULL);
+	sigint_repl = NULL;
+}
+
 static int module_poll(void *user)
 {
 	struct qdb_repl *r = user;

@@ -23,6 +23,7 @@
 #ifndef QDB_REPL_H
 #define QDB_REPL_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include <lua.h>
@@ -63,6 +64,13 @@ const char *qdb_repl_prompt(const struct qdb_repl *r);
 
 /* Async-signal-safe. Also callable from the poll callback's owner. */
 void qdb_repl_interrupt(struct qdb_repl *r);
+
+/* For a front end with no SIGINT handling of its own (`qdb script`,
+ * `qdb triage`): from _begin to _end Ctrl-C calls qdb_repl_interrupt(r)
+ * instead of ending the process. The previous action is kept in *old and
+ * put back by _end. One REPL at a time. */
+void qdb_repl_sigint_begin(struct qdb_repl *r, struct sigaction *old);
+void qdb_repl_sigint_end(const struct sigaction *old);
 
 /* Runs a file as a script: global `arg` = {[0] = path, args...} (and
  * negative indices for the interpreter, as lua.c), `...` = args. Returns
