@@ -57,24 +57,6 @@ static int check_progress(void *user, int64_t done, int64_t total)
 	return qdb_lua_interrupted(user);
 }
 
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-	lua_pushstring(L, v);
-	lua_setfield(L, -2, k);
-}
-
-static void set_num(lua_State *L, const char *k, double v)
-{
-	lua_pushnumber(L, v);
-	lua_setfield(L, -2, k);
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v)
-{
-	lua_pushinteger(L, v);
-	lua_setfield(L, -2, k);
-}
-
 static int l_check(lua_State *L)
 {
 	static const char *const allowed[] = {"range_ratio", "beyond", "sat", "asym", "pow2",
@@ -126,22 +108,22 @@ static int l_check(lua_State *L)
 	for (int i = 0; i < a->n; i++) {
 		const struct qdb_finding *f = &a->findings[i];
 		lua_createtable(L, 0, 7);
-		set_str(L, "rule", qdb_advisor_rule(f->rule)->id);
-		set_str(L, "severity", qdb_severity_name(f->severity));
-		set_str(L, "where", f->where);
-		set_str(L, "evidence", f->evidence);
-		set_str(L, "suggestion", f->suggestion);
-		set_num(L, "measure", f->measure);
-		set_num(L, "limit", f->limit);
+		qdb_lua_set_str(L, "rule", qdb_advisor_rule(f->rule)->id);
+		qdb_lua_set_str(L, "severity", qdb_severity_name(f->severity));
+		qdb_lua_set_str(L, "where", f->where);
+		qdb_lua_set_str(L, "evidence", f->evidence);
+		qdb_lua_set_str(L, "suggestion", f->suggestion);
+		qdb_lua_set_num(L, "measure", f->measure);
+		qdb_lua_set_num(L, "limit", f->limit);
 		lua_rawseti(L, -2, i + 1);
 	}
 	lua_createtable(L, 0, 6);
-	set_int(L, "errors", a->counts[QDB_SEV_ERROR]);
-	set_int(L, "warnings", a->counts[QDB_SEV_WARNING]);
-	set_int(L, "infos", a->counts[QDB_SEV_INFO]);
-	set_int(L, "layers_scanned", a->layers_scanned);
-	set_int(L, "layers_unmatched", a->layers_unmatched);
-	set_int(L, "samples", a->samples);
+	qdb_lua_set_int(L, "errors", a->counts[QDB_SEV_ERROR]);
+	qdb_lua_set_int(L, "warnings", a->counts[QDB_SEV_WARNING]);
+	qdb_lua_set_int(L, "infos", a->counts[QDB_SEV_INFO]);
+	qdb_lua_set_int(L, "layers_scanned", a->layers_scanned);
+	qdb_lua_set_int(L, "layers_unmatched", a->layers_unmatched);
+	qdb_lua_set_int(L, "samples", a->samples);
 	return 2;
 }
 
@@ -152,12 +134,12 @@ static int l_check_rules(lua_State *L)
 	for (int i = 0; i < n; i++) {
 		const struct qdb_advisor_rule *r = qdb_advisor_rule(i);
 		lua_createtable(L, 0, 5);
-		set_str(L, "id", r->id);
-		set_str(L, "severity", qdb_severity_name(r->severity));
+		qdb_lua_set_str(L, "id", r->id);
+		qdb_lua_set_str(L, "severity", qdb_severity_name(r->severity));
 		lua_pushboolean(L, r->needs_trace);
 		lua_setfield(L, -2, "needs_trace");
-		set_str(L, "measures", r->measures);
-		set_str(L, "suggestion", r->suggestion);
+		qdb_lua_set_str(L, "measures", r->measures);
+		qdb_lua_set_str(L, "suggestion", r->suggestion);
 		lua_rawseti(L, -2, i + 1);
 	}
 	return 1;
@@ -221,13 +203,13 @@ static int l_bootstrap(lua_State *L)
 			       &err))
 		return qdb_lua_raise(L, &err);
 	lua_createtable(L, 0, 7);
-	set_num(L, "estimate", ci.estimate);
-	set_num(L, "lo", ci.lo);
-	set_num(L, "hi", ci.hi);
-	set_num(L, "se", ci.se);
-	set_int(L, "reps", ci.reps);
-	set_num(L, "level", ci.level);
-	set_int(L, "n", (lua_Integer)ci.n);
+	qdb_lua_set_num(L, "estimate", ci.estimate);
+	qdb_lua_set_num(L, "lo", ci.lo);
+	qdb_lua_set_num(L, "hi", ci.hi);
+	qdb_lua_set_num(L, "se", ci.se);
+	qdb_lua_set_int(L, "reps", ci.reps);
+	qdb_lua_set_num(L, "level", ci.level);
+	qdb_lua_set_int(L, "n", (lua_Integer)ci.n);
 	return 1;
 }
 

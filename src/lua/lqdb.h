@@ -119,6 +119,12 @@ int qdb_lua_npy_open(lua_State *L);
  * so a later error cannot leak it). Raises on overflow. */
 void *qdb_lua_scratch(lua_State *L, size_t count, size_t size);
 
+/* Set field k of the table on top of the stack to a number, an integer
+ * or a string. */
+void qdb_lua_set_num(lua_State *L, const char *k, double v);
+void qdb_lua_set_int(lua_State *L, const char *k, int64_t v);
+void qdb_lua_set_str(lua_State *L, const char *k, const char *v);
+
 /* Reads optional fields of an options table at idx (absent -> def). */
 lua_Integer qdb_lua_opt_int(lua_State *L, int idx, const char *key, lua_Integer def);
 lua_Number qdb_lua_opt_num(lua_State *L, int idx, const char *key, lua_Number def);

@@ -116,6 +116,24 @@ void *qdb_lua_scratch(lua_State *L, size_t count, size_t size)
 	return *p;
 }
 
+void qdb_lua_set_num(lua_State *L, const char *k, double v)
+{
+	lua_pushnumber(L, v);
+	lua_setfield(L, -2, k);
+}
+
+void qdb_lua_set_int(lua_State *L, const char *k, int64_t v)
+{
+	lua_pushinteger(L, (lua_Integer)v);
+	lua_setfield(L, -2, k);
+}
+
+void qdb_lua_set_str(lua_State *L, const char *k, const char *v)
+{
+	lua_pushstring(L, v);
+	lua_setfield(L, -2, k);
+}
+
 lua_Integer qdb_lua_opt_int(lua_State *L, int idx, const char *key, lua_Integer def)
 {
 	if (!lua_istable(L, idx))

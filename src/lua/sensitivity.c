@@ -72,18 +72,6 @@ static int progress_cb(void *user, int64_t done, int64_t total)
 	return stop;
 }
 
-static void set_num(lua_State *L, const char *k, double v)
-{
-	lua_pushnumber(L, v);
-	lua_setfield(L, -2, k);
-}
-
-static void set_int(lua_State *L, const char *k, int64_t v)
-{
-	lua_pushinteger(L, (lua_Integer)v);
-	lua_setfield(L, -2, k);
-}
-
 static void push_result(lua_State *L, const struct qdb_sens_result *r)
 {
 	lua_createtable(L, 0, 12);
@@ -91,30 +79,30 @@ static void push_result(lua_State *L, const struct qdb_sens_result *r)
 	lua_setfield(L, -2, "mode");
 	lua_pushstring(L, qdb_sens_metric_name(r->metric));
 	lua_setfield(L, -2, "metric");
-	set_int(L, "n_records", r->n_records);
-	set_num(L, "baseline", r->baseline);
+	qdb_lua_set_int(L, "n_records", r->n_records);
+	qdb_lua_set_num(L, "baseline", r->baseline);
 	if (r->mode == QDB_SENS_QUANTIZE)
-		set_num(L, "float_score", r->float_score);
-	set_int(L, "computed", r->computed);
-	set_int(L, "full", r->full);
-	set_num(L, "seconds", r->seconds);
-	set_int(L, "threads", r->threads);
+		qdb_lua_set_num(L, "float_score", r->float_score);
+	qdb_lua_set_int(L, "computed", r->computed);
+	qdb_lua_set_int(L, "full", r->full);
+	qdb_lua_set_num(L, "seconds", r->seconds);
+	qdb_lua_set_int(L, "threads", r->threads);
 	lua_createtable(L, r->n_units, 0);
 	for (int i = 0; i < r->n_units; i++) {
 		const struct qdb_sens_unit *u = &r->units[i];
 		lua_createtable(L, 0, 9);
-		set_int(L, "rank", i + 1);
+		qdb_lua_set_int(L, "rank", i + 1);
 		lua_pushstring(L, u->name);
 		lua_setfield(L, -2, "name");
 		lua_pushstring(L, u->op ? u->op : "");
 		lua_setfield(L, -2, "op");
 		if (u->node >= 0)
-			set_int(L, "node", u->node + 1);
-		set_num(L, "score", u->score);
+			qdb_lua_set_int(L, "node", u->node + 1);
+		qdb_lua_set_num(L, "score", u->score);
 		if (r->mode == QDB_SENS_QUANTIZE)
-			set_num(L, "score_except", u->score_except);
-		set_num(L, "effect", u->effect);
-		set_int(L, "computed", u->computed);
+			qdb_lua_set_num(L, "score_except", u->score_except);
+		qdb_lua_set_num(L, "effect", u->effect);
+		qdb_lua_set_int(L, "computed", u->computed);
 		lua_rawseti(L, -2, i + 1);
 	}
 	lua_setfield(L, -2, "units");

@@ -598,18 +598,6 @@ static int t_dequantize(lua_State *L)
 	return 1;
 }
 
-static void set_num(lua_State *L, const char *k, double v)
-{
-	lua_pushnumber(L, v);
-	lua_setfield(L, -2, k);
-}
-
-static void set_int(lua_State *L, const char *k, int64_t v)
-{
-	lua_pushinteger(L, (lua_Integer)v);
-	lua_setfield(L, -2, k);
-}
-
 void qdb_lua_push_stats(lua_State *L, const struct qdb_tensor *t)
 {
 	struct qdb_stats *s = lua_newuserdatauv(L, sizeof *s, 0);
@@ -617,22 +605,22 @@ void qdb_lua_push_stats(lua_State *L, const struct qdb_tensor *t)
 	if (qdb_tensor_stats(t, s, &err))
 		qdb_lua_raise(L, &err);
 	lua_createtable(L, 0, 20);
-	set_int(L, "count", s->count);
-	set_int(L, "finite", s->finite);
-	set_int(L, "nan", s->nan);
-	set_int(L, "inf", s->inf);
-	set_num(L, "min", s->min);
-	set_num(L, "max", s->max);
-	set_num(L, "mean", s->mean);
-	set_num(L, "std", s->std);
-	set_num(L, "absmean", s->absmean);
-	set_num(L, "p01", s->p01);
-	set_num(L, "p50", s->p50);
-	set_num(L, "p99", s->p99);
-	set_num(L, "zero_frac", s->zero_frac);
-	set_num(L, "sat_frac", s->sat_frac);
-	set_num(L, "hist_lo", s->hist_lo);
-	set_num(L, "hist_hi", s->hist_hi);
+	qdb_lua_set_int(L, "count", s->count);
+	qdb_lua_set_int(L, "finite", s->finite);
+	qdb_lua_set_int(L, "nan", s->nan);
+	qdb_lua_set_int(L, "inf", s->inf);
+	qdb_lua_set_num(L, "min", s->min);
+	qdb_lua_set_num(L, "max", s->max);
+	qdb_lua_set_num(L, "mean", s->mean);
+	qdb_lua_set_num(L, "std", s->std);
+	qdb_lua_set_num(L, "absmean", s->absmean);
+	qdb_lua_set_num(L, "p01", s->p01);
+	qdb_lua_set_num(L, "p50", s->p50);
+	qdb_lua_set_num(L, "p99", s->p99);
+	qdb_lua_set_num(L, "zero_frac", s->zero_frac);
+	qdb_lua_set_num(L, "sat_frac", s->sat_frac);
+	qdb_lua_set_num(L, "hist_lo", s->hist_lo);
+	qdb_lua_set_num(L, "hist_hi", s->hist_hi);
 	lua_createtable(L, QDB_HIST_BINS, 0);
 	for (int i = 0; i < QDB_HIST_BINS; i++) {
 		lua_pushinteger(L, (lua_Integer)s->hist[i]);
@@ -706,27 +694,27 @@ static int l_histogram(lua_State *L)
 void qdb_lua_push_metrics(lua_State *L, const struct qdb_metrics *m)
 {
 	lua_createtable(L, 0, 20);
-	set_int(L, "count", m->count);
-	set_int(L, "nan_a", m->nan_a);
-	set_int(L, "inf_a", m->inf_a);
-	set_int(L, "nan_b", m->nan_b);
-	set_int(L, "inf_b", m->inf_b);
-	set_num(L, "cosine", m->cosine);
-	set_num(L, "max_abs", m->max_abs);
-	set_num(L, "mean_abs", m->mean_abs);
-	set_num(L, "mse", m->mse);
-	set_num(L, "sqnr_db", m->sqnr_db);
-	set_num(L, "rel_l2", m->rel_l2);
-	set_num(L, "max_steps", m->max_steps);
-	set_num(L, "mismatch", m->mismatch);
-	set_num(L, "sat_a", m->sat_a);
-	set_num(L, "sat_b", m->sat_b);
+	qdb_lua_set_int(L, "count", m->count);
+	qdb_lua_set_int(L, "nan_a", m->nan_a);
+	qdb_lua_set_int(L, "inf_a", m->inf_a);
+	qdb_lua_set_int(L, "nan_b", m->nan_b);
+	qdb_lua_set_int(L, "inf_b", m->inf_b);
+	qdb_lua_set_num(L, "cosine", m->cosine);
+	qdb_lua_set_num(L, "max_abs", m->max_abs);
+	qdb_lua_set_num(L, "mean_abs", m->mean_abs);
+	qdb_lua_set_num(L, "mse", m->mse);
+	qdb_lua_set_num(L, "sqnr_db", m->sqnr_db);
+	qdb_lua_set_num(L, "rel_l2", m->rel_l2);
+	qdb_lua_set_num(L, "max_steps", m->max_steps);
+	qdb_lua_set_num(L, "mismatch", m->mismatch);
+	qdb_lua_set_num(L, "sat_a", m->sat_a);
+	qdb_lua_set_num(L, "sat_b", m->sat_b);
 	if (m->top1 >= 0) {
 		lua_pushboolean(L, m->top1);
 		lua_setfield(L, -2, "top1");
 	}
 	if (m->argmax_worst >= 0)
-		set_int(L, "worst", m->argmax_worst + 1);
+		qdb_lua_set_int(L, "worst", m->argmax_worst + 1);
 }
 
 /* qdb.metrics(a, b[, {atol=, top1=}]) */
@@ -775,8 +763,8 @@ static void push_quant(lua_State *L, const struct qdb_tensor *t)
 	}
 	lua_createtable(L, 0, 5);
 	if (t->q.n == 1) {
-		set_num(L, "scale", t->q.scale[0]);
-		set_int(L, "zero_point", t->q.zero_point[0]);
+		qdb_lua_set_num(L, "scale", t->q.scale[0]);
+		qdb_lua_set_int(L, "zero_point", t->q.zero_point[0]);
 	} else {
 		lua_createtable(L, t->q.n, 0);
 		for (int i = 0; i < t->q.n; i++) {
@@ -790,12 +778,12 @@ static void push_quant(lua_State *L, const struct qdb_tensor *t)
 			lua_rawseti(L, -2, i + 1);
 		}
 		lua_setfield(L, -2, "zero_point");
-		set_int(L, "axis", t->q.axis);
+		qdb_lua_set_int(L, "axis", t->q.axis);
 	}
 	int64_t lo, hi;
 	qdb_quant_range(&t->q, t->dtype, &lo, &hi);
-	set_int(L, "qmin", lo);
-	set_int(L, "qmax", hi);
+	qdb_lua_set_int(L, "qmin", lo);
+	qdb_lua_set_int(L, "qmax", hi);
 }
 
 static int t_quant(lua_State *L)
