@@ -178,7 +178,9 @@ static inline float qdb_torch_deq(const struct qdb_torch_deq *d, int64_t q)
 }
 
 /* torch's quantize of a float: zp + rint(v * inv), inv = 1.0f / (float)s,
- * clamped (NaN and out-of-range map as qdb_quant_step does). */
+ * clamped. NaN goes to lo and +inf to hi (qdb_quant_step sends +inf to qmin,
+ * as torch's quantize_per_tensor does); here the values come from integer
+ * tensors, so neither can occur and the two agree on every finite input. */
 static inline int64_t qdb_torch_quant(float v, float inv, int64_t zp, int64_t lo, int64_t hi)
 {
 	float r = nearbyintf(v * inv);
