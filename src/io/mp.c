@@ -97,8 +97,15 @@ int qdb_mp_skim(const void *buf, size_t len, size_t off, size_t *end, struct qdb
 			return qdb_err_set(err, QDB_EFORMAT,
 					   "truncated at byte %zu: container ends early", p);
 		size_t at = p;
+		unsigned b = s[p++];
+		if (b <= 0x7f || b >= 0xe0)
+			continue; /* fixint: the most common objects, no payload */
+		if (b >= 0xa0 && b <= 0xbf && (size_t)(b & 0x1f) <= len - p) {
+			p += b & 0x1f; /* fixstr that fits (keys): the next most common */
+			continue;
+		}
 		struct mp_kind k;
-		if (classify(s[p++], &k) < 0)
+		if (classify(b, &k) < 0)
 			return qdb_err_set(err, QDB_EFORMAT, "invalid byte 0xc1 at byte %zu", at);
 		if ((size_t)k.hdr > len - p)
 			return qdb_err_set(err, QDB_EFORMAT, "truncated at byte %zu: %s header", at,
@@ -135,8 +142,18 @@ int qdb_mp_next(msgpack_unpacked *u, const void *buf, size_t len, size_t *off,
 	int rc = qdb_mp_skim(buf, len, *off, &end, err);
 	if (rc)
 		return rc;
+	/* One zone per msgpack_unpacked, cleared for each object:
+	 * msgpack_unpack_next would free and allocate one per object.
+	 * msgpack_unpack (msgpack-c's older entry point) takes the zone and
+	 * references str and bin bytes in the input just the same. */
+	if (!u->zone) {
+		if (!(u->zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE)))
+			return qdb_err_set(err, QDB_ENOMEM, "at byte %zu: out of memory", *off);
+	} else {
+		msgpack_zone_clear(u->zone);
+	}
 	/* msgpack-c sees exactly the skimmed object, nothing beyond it. */
-	switch (msgpack_unpack_next(u, (const char *)buf + *off, end - *off, &o)) {
+	switch (msgpack_unpack((const char *)buf + *off, end - *off, &o, u->zone, &u->data)) {
 	case MSGPACK_UNPACK_SUCCESS:
 		if (o != end - *off)
 			break;
@@ -274,9 +291,14 @@ int qdb_mp_check_format(const msgpack_object *h, const char *format, const char 
 
 const msgpack_object *qdb_mp_find(const msgpack_object *map, const char *key)
 {
-	for (uint32_t i = 0; i < map->via.map.size; i++)
-		if (qdb_mp_str_eq(&map->via.map.ptr[i].key, key))
+	size_t n = strlen(key);
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key;
+		/* as qdb_mp_str_eq, with the key's length taken once */
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+		    (n == 0 || memcmp(k->via.str.ptr, key, n) == 0))
 			return &map->via.map.ptr[i].val;
+	}
 	return NULL;
 }
 
@@ -284,6 +306,7 @@ int qdb_mp_get(const msgpack_object *map, const char *key, int required,
 	       const msgpack_object **out, struct qdb_err *err)
 {
 	const msgpack_object *v = qdb_mp_find(map, key);
+	*out = NULL;
 	if (v && v->type == MSGPACK_OBJECT_NIL && !required)
 		v = NULL;
 	if (!v && required)

@@ -8,8 +8,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "io/file.h"
@@ -31,6 +34,13 @@ struct qdb_trace {
 	int *layer_slot, layer_cap;
 	struct qdb_idtab samples;
 	struct qdb_rec_index recs;
+	/* while opening: the previous record's sample and layer, how far the
+	 * walked pages were given back, and whether the rest of the file is
+	 * read without readahead (see walk_pages) */
+	struct qdb_id_key last_key;
+	int last_sample, last_layer;
+	size_t released;
+	int no_readahead;
 };
 
 /* --- reading --- */
@@ -145,8 +155,222 @@ static int parse_header(void *ctx, const msgpack_object *h, struct qdb_err *err)
 	    (rc = qdb_mp_get(h, "layers", 1, &v, err)) || (rc = parse_layers(t, v, err)) ||
 	    (rc = qdb_mp_get(h, "qstate", 0, &v, err)))
 		return rc;
+	qdb_rec_index_grid(&t->recs, t->n_layers);
 	return v ? parse_qstate(t, v, err) : QDB_OK;
 }
+
+/* Walking the record headers touches a page or so per record, and the
+ * kernel maps the cached pages around each one too (fault-around): a
+ * trace of 100 KB records would end up half mapped. The walked part is
+ * given back every RELEASE_STEP bytes (and all of it at the end); the
+ * page cache keeps it, and a later read maps it again. */
+enum { RELEASE_STEP = 16 << 20 };
+
+static void release_walked(struct qdb_trace *t, size_t upto, int all)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t end = all ? upto : upto / page * page;
+	if (!t->map.data || end <= t->released || (!all && end - t->released < RELEASE_STEP))
+		return;
+	(void)madvise((void *)(t->map.data + t->released), end - t->released, MADV_DONTNEED);
+	t->released = end;
+}
+
+/* Records of BIG_RECORD bytes or more on average (judged at the 8th,
+ * 16th, 32nd, ... record) are walked without readahead (MADV_RANDOM):
+ * only their header pages are read from a cold file, not the payloads.
+ * Smaller records fill the pages anyway, and there readahead is what
+ * keeps a cold walk fast (MADV_RANDOM made it 1.6x slower). */
+enum { BIG_RECORD = 1 << 20 };
+
+static void walk_pages(struct qdb_trace *t, int n, uint64_t off, uint64_t len)
+{
+	release_walked(t, (size_t)off, 0);
+	if (!t->map.data || t->no_readahead || n < 8 || (n & (n - 1)))
+		return;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), next = (size_t)(off + len);
+	size_t from = (next + page - 1) / page * page;
+	if (next / ((size_t)n + 1) >= BIG_RECORD && from < t->map.size) {
+		(void)madvise((void *)(t->map.data + from), t->map.size - from, MADV_RANDOM);
+		t->no_readahead = 1;
+	}
+}
+
+static int same_key(const struct qdb_id_key *a, const struct qdb_id_key *b)
+{
+	if (a->is_str != b->is_str)
+		return 0;
+	return a->is_str ? a->len == b->len && memcmp(a->s, b->s, a->len) == 0 : a->num == b->num;
+}
+
+/* Records of one sample usually follow each other: the previous record's
+ * sample is tried before the table. */
+static int intern_sample(struct qdb_trace *t, const struct qdb_id_key *k)
+{
+	if (t->last_sample >= 0 && same_key(k, &t->last_key))
+		return t->last_sample;
+	int s = qdb_idtab_intern(&t->samples, k);
+	if (s >= 0) {
+		t->last_key = *k;
+		t->last_sample = s;
+	}
+	return s;
+}
+
+/* The checks of qdb_tensor_mp_read, without its messages: that reader
+ * names every element it reads ("shape[2]", "scale[17]") with snprintf
+ * before it knows of any error, which was most of the time spent opening
+ * a trace of small records. This says 1 only for an object that
+ * qdb_tensor_mp_read accepts (the same rules, in the same terms); for
+ * anything else, or a form it does not handle, it says 0 and the record
+ * goes through qdb_tensor_mp_read, which decides and words the error.
+ * Keep the two in step: tests/fuzz/fuzz_trace.c aborts when a record
+ * indexed here cannot be read back by qdb_tensor_mp_read. */
+static int num_int(const msgpack_object *o, int64_t *out)
+{
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		*out = o->via.i64;
+		return 1;
+	}
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > (uint64_t)INT64_MAX)
+		return 0;
+	*out = (int64_t)o->via.u64;
+	return 1;
+}
+
+static int num_double(const msgpack_object *o, double *out)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64: *out = o->via.f64; return 1;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return 1;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return 1;
+	default: return 0;
+	}
+}
+
+/* A number or a non-empty array of numbers: its count, or 0. */
+static uint32_t num_count(const msgpack_object *o)
+{
+	return o->type == MSGPACK_OBJECT_ARRAY ? o->via.array.size : 1;
+}
+
+static const msgpack_object *num_at(const msgpack_object *o, uint32_t i)
+{
+	return o->type == MSGPACK_OBJECT_ARRAY ? &o->via.array.ptr[i] : o;
+}
+
+static int tensor_plainly_valid(const msgpack_object *o)
+{
+	static const struct {
+		const char *s;
+		uint32_t n;
+	} keys[] = {{"dtype", 5}, {"shape", 5}, {"data", 4}, {"scale", 5},
+		    {"zero_point", 10}, {"axis", 4}, {"qmin", 4}, {"qmax", 4}};
+	enum { DTYPE, SHAPE, DATA, SCALE, ZP, AXIS, QMIN, QMAX, NKEYS };
+	const msgpack_object *f[NKEYS] = {NULL};
+	if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size > NKEYS)
+		return 0;
+	const msgpack_object_kv *kv = o->via.map.ptr;
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object *k = &kv[i].key;
+		int which = -1;
+		if (k->type != MSGPACK_OBJECT_STR)
+			return 0;
+		for (int j = 0; j < NKEYS && which < 0; j++)
+			if (k->via.str.size == keys[j].n && memcmp(k->via.str.ptr, keys[j].s, keys[j].n) == 0)
+				which = j;
+		if (which < 0 || f[which])
+			return 0; /* another key, or a duplicate: the full reader */
+		f[which] = &kv[i].val;
+	}
+	/* optional fields: nil is absent */
+	for (int j = SCALE; j < NKEYS; j++)
+		if (f[j] && f[j]->type == MSGPACK_OBJECT_NIL)
+			f[j] = NULL;
+
+	enum qdb_dtype dtype;
+	if (!f[DTYPE] || f[DTYPE]->type != MSGPACK_OBJECT_STR || !f[DTYPE]->via.str.size ||
+	    memchr(f[DTYPE]->via.str.ptr, 0, f[DTYPE]->via.str.size) ||
+	    qdb_dtype_parse(f[DTYPE]->via.str.ptr, f[DTYPE]->via.str.size, &dtype))
+		return 0;
+	const msgpack_object *sh = f[SHAPE];
+	int64_t shape[QDB_MAX_RANK];
+	if (!sh || sh->type != MSGPACK_OBJECT_ARRAY || sh->via.array.size > QDB_MAX_RANK)
+		return 0;
+	int rank = (int)sh->via.array.size;
+	for (int i = 0; i < rank; i++)
+		if (!num_int(&sh->via.array.ptr[i], &shape[i]) || shape[i] < 0)
+			return 0;
+	int64_t numel = qdb_shape_numel(rank, shape);
+	size_t need;
+	if (numel < 0 || !f[DATA] || f[DATA]->type != MSGPACK_OBJECT_BIN ||
+	    qdb_mul_size((size_t)numel, qdb_dtype_size(dtype), &need) || need != f[DATA]->via.bin.size)
+		return 0;
+
+	if (!f[SCALE])
+		return !f[ZP] && !f[AXIS] && !f[QMIN] && !f[QMAX];
+	uint32_t ns = num_count(f[SCALE]);
+	if (ns == 0 || ns > INT32_MAX)
+		return 0;
+	for (uint32_t i = 0; i < ns; i++) {
+		double s;
+		if (!num_double(num_at(f[SCALE], i), &s) || !isfinite(s) || !(s > 0))
+			return 0;
+	}
+	uint32_t nz = f[ZP] ? num_count(f[ZP]) : 0;
+	if (f[ZP] && (nz == 0 || nz > INT32_MAX || (f[ZP]->type == MSGPACK_OBJECT_ARRAY && nz != ns)))
+		return 0;
+	int64_t qmin = INT64_MIN, qmax = INT64_MAX;
+	if ((f[QMIN] && !num_int(f[QMIN], &qmin)) || (f[QMAX] && !num_int(f[QMAX], &qmax)) ||
+	    qmin > qmax || (f[QMIN] && qmin < qdb_dtype_min(dtype)) ||
+	    (f[QMAX] && qmax > qdb_dtype_max(dtype)))
+		return 0;
+	struct qdb_quant q;
+	int64_t rlo, rhi;
+	qdb_quant_init(&q);
+	q.qmin = qmin;
+	q.qmax = qmax;
+	qdb_quant_range(&q, dtype, &rlo, &rhi);
+	int64_t zlo = qdb_dtype_is_int(dtype) ? rlo : INT32_MIN;
+	int64_t zhi = qdb_dtype_is_int(dtype) ? rhi : INT32_MAX;
+	for (uint32_t i = 0; i < nz; i++) {
+		int64_t z;
+		if (!num_int(num_at(f[ZP], i), &z) || z < zlo || z > zhi)
+			return 0;
+	}
+	if (!f[ZP] && (0 < zlo || 0 > zhi))
+		return 0;
+	int64_t axis = -1;
+	if (f[AXIS] && !num_int(f[AXIS], &axis))
+		return 0;
+	if (ns > 1) {
+		if (!f[AXIS])
+			return 0;
+		if (axis < 0 && axis >= -rank)
+			axis += rank;
+		if (axis < 0 || axis >= rank || shape[axis] != (int64_t)ns)
+			return 0;
+	}
+	return 1;
+}
+
+/* Records usually follow the header's layer order: the layer after the
+ * previous record's (or the first) is tried before the hash index. */
+static int record_layer(struct qdb_trace *t, const char *s, size_t n)
+{
+	int next = t->last_layer + 1 < t->n_layers ? t->last_layer + 1 : 0;
+	const char *name = next < t->n_layers ? t->layers[next].name : NULL;
+	/* s has no NUL byte, so strncmp stops at a shorter name's end */
+	int layer = name && strncmp(name, s, n) == 0 && name[n] == '\0' ? next : find_layer_n(t, s, n);
+	if (layer >= 0)
+		t->last_layer = layer;
+	return layer;
+}
+
+/* Message parts: only formatted when there is an error to report. */
+#define SAMPLE_STR(k) qdb_id_key_str(k, sbuf, sizeof sbuf)
+#define LAYER_STR() qdb_mp_printable(lname, lnlen, lbuf, sizeof lbuf)
 
 static int parse_record(void *ctx, const msgpack_object *o, int n, uint64_t off, uint64_t len,
 			struct qdb_err *err)
@@ -157,38 +381,46 @@ static int parse_record(void *ctx, const msgpack_object *o, int n, uint64_t off,
 	const char *lname;
 	size_t lnlen;
 	char sbuf[48], lbuf[64];
-	int rc;
+	int rc, dup;
+	walk_pages(t, n, off, len);
 	if ((rc = qdb_mp_check_map(o, NULL, err)) || (rc = qdb_mp_get(o, "sample", 1, &v, err)) ||
 	    (rc = qdb_id_key_read(v, "sample", &k, err)))
 		return qdb_mp_fail(rc, err, "record %d", n);
-	qdb_id_key_str(&k, sbuf, sizeof sbuf);
 	if ((rc = qdb_mp_get(o, "layer", 1, &v, err)) || (rc = qdb_mp_as_str(v, "layer", &lname, &lnlen, err)))
-		return qdb_mp_fail(rc, err, "record %d (sample %s)", n, sbuf);
-	qdb_mp_printable(lname, lnlen, lbuf, sizeof lbuf);
-	int layer = find_layer_n(t, lname, lnlen);
+		return qdb_mp_fail(rc, err, "record %d (sample %s)", n, SAMPLE_STR(&k));
+	int layer = record_layer(t, lname, lnlen);
 	if (layer < 0)
 		return qdb_err_set(err, QDB_EFORMAT,
 				   "record %d (sample %s): layer: \"%s\" is not in the header's layers", n,
-				   sbuf, lbuf);
-	struct qdb_tensor tmp;
-	qdb_tensor_init(&tmp);
-	if ((rc = qdb_mp_get(o, "tensor", 1, &v, err)))
-		return qdb_mp_fail(rc, err, "record %d (sample %s, layer %s)", n, sbuf, lbuf);
-	if ((rc = qdb_tensor_mp_read(v, &tmp, err)))
-		return qdb_mp_fail(rc, err, "record %d (sample %s, layer %s): tensor", n, sbuf, lbuf);
-	qdb_tensor_done(&tmp);
-	int sample = qdb_idtab_intern(&t->samples, &k);
+				   SAMPLE_STR(&k), LAYER_STR());
+	/* Interning first changes nothing visible: an error below fails the
+	 * whole open. The index slot is fetched while the tensor is checked. */
+	int sample = intern_sample(t, &k);
 	if (sample < 0)
 		return nomem(err);
-	int dup = qdb_rec_find(&t->recs, sample, layer);
-	if (dup >= 0)
-		return qdb_err_set(err, QDB_EFORMAT,
-				   "record %d (sample %s, layer %s): duplicate of record %d", n, sbuf, lbuf,
-				   dup);
-	if (qdb_rec_add(&t->recs, sample, layer, off, len) < 0)
+	qdb_rec_prefetch(&t->recs, sample, layer);
+	if ((rc = qdb_mp_get(o, "tensor", 1, &v, err)))
+		return qdb_mp_fail(rc, err, "record %d (sample %s, layer %s)", n, SAMPLE_STR(&k),
+				   LAYER_STR());
+	if (!tensor_plainly_valid(v)) {
+		struct qdb_tensor tmp;
+		qdb_tensor_init(&tmp);
+		if ((rc = qdb_tensor_mp_read(v, &tmp, err)))
+			return qdb_mp_fail(rc, err, "record %d (sample %s, layer %s): tensor", n,
+					   SAMPLE_STR(&k), LAYER_STR());
+		qdb_tensor_done(&tmp);
+	}
+	if ((rc = qdb_rec_add_new(&t->recs, sample, layer, off, len, &dup)) < 0)
 		return nomem(err);
+	if (rc)
+		return qdb_err_set(err, QDB_EFORMAT,
+				   "record %d (sample %s, layer %s): duplicate of record %d", n,
+				   SAMPLE_STR(&k), LAYER_STR(), dup);
 	return QDB_OK;
 }
+
+#undef SAMPLE_STR
+#undef LAYER_STR
 
 /* Reads the trace in data[0, len), or with map set the file `name`. */
 static int trace_read(const char *name, int map, const void *data, size_t len,
@@ -206,10 +438,14 @@ static int trace_read(const char *name, int map, const void *data, size_t len,
 	}
 	t->data = map ? t->map.data : data;
 	t->size = map ? t->map.size : len;
+	t->last_sample = t->last_layer = -1;
 	if (!(t->path = qdb_strdup(name)))
 		rc = nomem(err);
 	else
 		rc = qdb_stream_parse(t->data, t->size, &ops, t, err);
+	release_walked(t, t->size, 1);
+	if (t->no_readahead) /* the payloads are read next: normal access */
+		(void)madvise((void *)t->map.data, t->map.size, MADV_NORMAL);
 	if (rc) {
 		qdb_mp_fail(rc, err, "%s", name);
 		qdb_trace_close(t);
