@@ -40,7 +40,17 @@ t() {
 # The output has a line matching the extended regex.
 has() { grep -Eq -- "$1" "${2:-$tmp/out}"; }
 # No line of the file is longer than N characters.
-fits() { awk -v w="$1" 'length($0) > w { bad = 1 } END { exit bad }' "${2:-$tmp/out}"; }
+# Lines no wider than $1, measured as if the files had been named relative to
+# the source tree: a line that echoes a file name is as long as the name the
+# user typed, and the checkout's location must not decide the test.
+fits() {
+	awk -v w="$1" -v p="$QDB_SRCDIR/" '{
+		line = $0
+		while (p != "/" && (i = index(line, p)) > 0)
+			line = substr(line, 1, i - 1) substr(line, i + length(p))
+		if (length(line) > w) bad = 1
+	} END { exit bad }' "${2:-$tmp/out}"
+}
 # A one-line error on stderr that starts with "qdb CMD: " and holds a regex.
 err1() { [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -Eq -- "$1" "$tmp/err"; }
 # Runs a Python check on the JSON in $tmp/out: the expression must be true.
